@@ -1,0 +1,605 @@
+"""Finding FER-2013 on disk, and fetching it from Kaggle when it is not there.
+
+``find_fer2013()`` says where the data is (an explicit path, ``$FER2013_PATH``, or a
+few usual places); when nothing is found it raises ``DataNotFoundError``, whose
+message tells a student every way to get the data. ``download_fer2013()`` fetches it
+with the ``kaggle`` package, which is imported only when a download really happens.
+
+No message, print or chained error from this module ever holds a Kaggle key: error
+texts that come back from the API are scrubbed first.
+
+>>> "FER2013_PATH" in MISSING_DATA_HELP
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import os
+import re
+import shutil
+import sys
+import tarfile
+import textwrap
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+ENV_VAR = "FER2013_PATH"
+COMPETITION = "challenges-in-representation-learning-facial-expression-recognition-challenge"
+DATASET = "msambare/fer2013"
+SOURCES: tuple[str, ...] = ("competition", "msambare")
+RULES_URL = f"https://www.kaggle.com/c/{COMPETITION}/rules"
+TOKEN_URL = "https://www.kaggle.com/settings/api"
+
+__all__ = [
+    "COMPETITION",
+    "DATASET",
+    "ENV_VAR",
+    "MISSING_DATA_HELP",
+    "SOURCES",
+    "DataNotFoundError",
+    "DownloadError",
+    "download_fer2013",
+    "find_fer2013",
+    "kaggle_credentials_available",
+    "missing_data_message",
+]
+
+MISSING_DATA_HELP = f"""\
+Accepted forms (pass the path, or set FER2013_PATH):
+  - fer2013.csv                 Kaggle FER-2013 (columns emotion, pixels, Usage)
+  - icml_face_data.csv          the Kaggle competition's csv
+  - an image-folder root        train/ val/ test/ (or train/ test/), each with <class>/*.png
+  - an .npz file                arrays images, labels, usage
+Ways to get it:
+  a) Kaggle: needs an API token (~/.kaggle/kaggle.json, or KAGGLE_USERNAME and KAGGLE_KEY;
+     in Colab put both in the Secrets panel, the key icon) and the competition rules
+     accepted once on the website: {RULES_URL}
+       from fer_course.data import download_fer2013
+       path = download_fer2013("data/")
+     or in a shell:
+       kaggle competitions download -c {COMPETITION}
+         (a zip with icml_face_data.csv and fer2013.tar.gz, which holds fer2013.csv)
+       kaggle datasets download -d {DATASET}     (image folders train/ and test/)
+  b) Colab upload: from google.colab import files; files.upload()
+     (the file lands in /content, e.g. /content/fer2013.csv)
+  c) Google Drive: from google.colab import drive; drive.mount('/content/drive')
+     then pass the path, e.g. '/content/drive/MyDrive/fer2013.csv'
+  d) Anywhere: set the environment variable FER2013_PATH to the file or folder,
+     e.g. os.environ["FER2013_PATH"] = "/path/to/fer2013.csv\""""
+"""What to tell a student who has no FER-2013 yet: accepted files and four ways to get one."""
+
+TOKEN_HELP = f"""\
+No Kaggle API credentials were found. To create them:
+  1. Sign in at kaggle.com, open {TOKEN_URL} and create an API token.
+  2. Locally: save a downloaded kaggle.json as ~/.kaggle/kaggle.json (chmod 600), or
+     set the environment variables KAGGLE_USERNAME and KAGGLE_KEY from it; a newer
+     single token goes into KAGGLE_API_TOKEN (or the file ~/.kaggle/access_token).
+  3. In Colab: open the Secrets panel (key icon, left bar), add KAGGLE_USERNAME and
+     KAGGLE_KEY (or KAGGLE_API_TOKEN), and switch on notebook access for them.
+  4. Accept the competition rules once: {RULES_URL}
+Without Kaggle, see fer_course.data.download.MISSING_DATA_HELP for other ways."""
+"""Steps to create a Kaggle API token, shown when none is found."""
+
+
+class KaggleApiLike(Protocol):
+    """What ``download_fer2013`` needs from ``kaggle.api`` (a test can pass a fake)."""
+
+    def authenticate(self) -> None: ...
+
+    def competition_download_files(
+        self, competition: str, path: str | None = None, quiet: bool = True
+    ) -> None: ...
+
+    def dataset_download_files(
+        self, dataset: str, path: str | None = None, unzip: bool = False, quiet: bool = True
+    ) -> None: ...
+
+
+class DataNotFoundError(FileNotFoundError):
+    """FER-2013 is not where it was looked for; the message says how to get it.
+
+    >>> err = DataNotFoundError("nowhere/fer2013.csv")
+    >>> isinstance(err, FileNotFoundError), "files.upload()" in str(err)
+    (True, True)
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, tried: Sequence[Path] = ()
+    ) -> None:
+        self.path = None if path is None else Path(path)
+        self.tried = list(tried)
+        super().__init__(missing_data_message(path, tried=self.tried))
+
+
+class DownloadError(RuntimeError):
+    """Fetching FER-2013 from Kaggle failed; the message says why and what to do."""
+
+
+def missing_data_message(
+    path: str | os.PathLike[str] | None, tried: Iterable[str | os.PathLike[str]] = ()
+) -> str:
+    """The friendly 'FER-2013 not found' text, naming ``path`` (and any places tried).
+
+    >>> print(missing_data_message("data/fer2013.csv").splitlines()[0])
+    FER-2013 was not found at 'data/fer2013.csv'.
+    """
+    head = "FER-2013 was not found" + (f" at '{os.fspath(path)}'." if path is not None else ".")
+    tried = [os.fspath(p) for p in tried]
+    if tried:
+        head += "\n" + textwrap.fill("Looked in: " + ", ".join(tried), width=100,
+                                     subsequent_indent="  ", break_on_hyphens=False)
+    return f"{head}\n{MISSING_DATA_HELP}"
+
+
+def in_colab() -> bool:
+    """Whether this runs inside Google Colab."""
+    if "google.colab" in sys.modules or os.environ.get("COLAB_RELEASE_TAG"):
+        return True
+    try:
+        return importlib.util.find_spec("google.colab") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _candidates() -> list[Path]:
+    """The usual places, in the order they are tried."""
+    relative = [
+        "data/fer2013.csv",
+        "data/fer2013.npz",
+        "data/icml_face_data.csv",
+        "data/fer2013/fer2013.csv",
+        "data/fer2013",
+        "fer2013.csv",
+    ]
+    bases: list[Path] = [Path.cwd()]
+    home = Path.home()
+    if home.resolve() != bases[0].resolve():
+        bases.append(home)
+    places = [base / rel for base in bases for rel in relative]
+    if in_colab():
+        places += [Path("/content") / name for name in ("fer2013.csv", "fer2013.npz")]
+        places += [Path("/content/drive/MyDrive") / n for n in ("fer2013.csv", "fer2013.npz")]
+    return places
+
+
+def _usable(place: Path) -> bool:
+    if place.is_dir():
+        return (place / "train").is_dir()  # an image-folder root
+    return place.is_file()
+
+
+def find_fer2013(path: str | os.PathLike[str] | None = None) -> Path:
+    """Where FER-2013 is: ``path`` if given, else ``$FER2013_PATH``, else the usual places.
+
+    The usual places are ``data/fer2013.csv``, ``data/fer2013.npz``,
+    ``data/icml_face_data.csv``, ``data/fer2013/`` (holding ``fer2013.csv`` or ``train/``)
+    and ``fer2013.csv``, under the working directory and then the home directory, and in
+    Colab ``/content/`` and ``/content/drive/MyDrive/``. The first that exists wins.
+
+    >>> try:
+    ...     find_fer2013("no/such/fer2013.csv")
+    ... except DataNotFoundError:
+    ...     print("not found")
+    not found
+    """
+    if path is not None:
+        explicit = Path(path).expanduser()
+        if not explicit.exists():
+            raise DataNotFoundError(explicit)
+        return explicit
+    env = os.environ.get(ENV_VAR, "").strip()
+    if env:
+        from_env = Path(env).expanduser()
+        if not from_env.exists():
+            raise DataNotFoundError(from_env, tried=[Path(f"${ENV_VAR}={env}")])
+        return from_env
+    tried = _candidates()
+    for place in tried:
+        if _usable(place):
+            return place
+    raise DataNotFoundError(None, tried=tried)
+
+
+# --------------------------------------------------------------------------- credentials
+
+
+def _config_files() -> list[Path]:
+    """kaggle.json places that the kaggle package versions read."""
+    files = []
+    config_dir = os.environ.get("KAGGLE_CONFIG_DIR", "").strip()
+    if config_dir:
+        files.append(Path(config_dir).expanduser() / "kaggle.json")
+    home = Path.home()
+    xdg = os.environ.get("XDG_CONFIG_HOME", "").strip()
+    files.append(home / ".kaggle" / "kaggle.json")
+    files.append(Path(xdg or home / ".config") / "kaggle" / "kaggle.json")
+    return files
+
+
+def _token_files() -> list[Path]:
+    """Newer kaggle versions: a single access token, or cached OAuth credentials."""
+    kaggle_dir = Path.home() / ".kaggle"
+    return [kaggle_dir / name for name in ("access_token", "access_token.txt", "credentials.json")]
+
+
+def _colab_secrets_to_env() -> bool:
+    """Copy Kaggle secrets from Colab's Secrets panel into env vars; never shows them."""
+    try:
+        from google.colab import userdata  # type: ignore[import-not-found]
+    except Exception:
+        return False
+    found = False
+    for names in (("KAGGLE_USERNAME", "KAGGLE_KEY"), ("KAGGLE_API_TOKEN",)):
+        values = []
+        for name in names:
+            try:
+                values.append(userdata.get(name))
+            except Exception:  # secret missing, or notebook access not granted
+                values.append(None)
+        if all(values):
+            for name, value in zip(names, values, strict=True):
+                os.environ.setdefault(name, str(value))
+            found = True
+    return found
+
+
+def kaggle_credentials_available() -> bool:
+    """Whether a Kaggle API token can be found (env vars, a token file, or Colab secrets).
+
+    In Colab, secrets ``KAGGLE_USERNAME``/``KAGGLE_KEY`` (or ``KAGGLE_API_TOKEN``) are
+    copied into environment variables so that the ``kaggle`` package sees them.
+    """
+    env = os.environ
+    if env.get("KAGGLE_USERNAME") and env.get("KAGGLE_KEY"):
+        return True
+    if env.get("KAGGLE_API_TOKEN"):
+        return True
+    if any(p.is_file() for p in _config_files() + _token_files()):
+        return True
+    return in_colab() and _colab_secrets_to_env()
+
+
+def _secret_values() -> list[str]:
+    """Every credential value this process could know about, longest first."""
+    values = [os.environ.get(n, "") for n in ("KAGGLE_KEY", "KAGGLE_USERNAME", "KAGGLE_API_TOKEN")]
+    for config in _config_files():
+        try:
+            data = json.loads(config.read_text())
+            values += [str(data.get("key", "")), str(data.get("username", ""))]
+        except (OSError, ValueError, AttributeError):
+            pass
+    for token_file in _token_files()[:2]:
+        with contextlib.suppress(OSError):
+            values.append(token_file.read_text().strip())
+    return sorted({v for v in values if len(v) >= 3}, key=len, reverse=True)
+
+
+def _scrub(text: str, secrets: Sequence[str]) -> str:
+    """``text`` with every secret replaced by ``***``.
+
+    >>> _scrub("bad key abc123 for bob", ["abc123", "bob"])
+    'bad key *** for ***'
+    """
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or any(e is s for s in seen):
+            continue
+        seen.append(e)
+        todo += [e.__cause__, e.__context__]
+    return seen
+
+
+def _http_status(exc: BaseException) -> int | None:
+    for e in _chain(exc):
+        response = getattr(e, "response", None)
+        for value in (getattr(e, "status", None), getattr(e, "status_code", None),
+                      getattr(e, "code", None), getattr(response, "status_code", None),
+                      getattr(response, "status", None)):
+            if isinstance(value, int) and 400 <= value < 600:
+                return value
+    text = " ".join(str(e) for e in _chain(exc))
+    for status, word in ((403, "Forbidden"), (401, "Unauthorized"), (404, "Not Found")):
+        if re.search(rf"\b{status}\b", text) or word in text:
+            return status
+    return None
+
+
+_OFFLINE_WORDS = (
+    "connection", "connect", "network is unreachable", "name or service not known",
+    "temporary failure in name resolution", "nodename nor servname", "getaddrinfo",
+    "max retries", "timed out", "timeout", "no route to host", "proxy",
+)
+
+
+def _is_offline(exc: BaseException) -> bool:
+    for e in _chain(exc):
+        if isinstance(e, ConnectionError | TimeoutError):
+            return True
+        names = [cls.__name__ for cls in type(e).__mro__]
+        if any("Connection" in n or "Timeout" in n for n in names):
+            return True
+    text = " ".join(str(e) for e in _chain(exc)).lower()
+    return any(word in text for word in _OFFLINE_WORDS)
+
+
+class _ScrubbedCause(RuntimeError):
+    """Stands in for an original error whose text held a credential."""
+
+
+def _download_error(
+    exc: BaseException, what: str, secrets: Sequence[str], head: str = "", fallback: str = ""
+) -> DownloadError:
+    """A ``DownloadError`` for ``exc`` with a hint, scrubbed, chained to a safe cause."""
+    detail = _scrub(f"{type(exc).__name__}: {exc}", secrets)
+    if len(detail) > 400:
+        detail = detail[:400] + " ..."
+    status = _http_status(exc)
+    if status == 403:
+        hint = (f"Kaggle refused the download (403 Forbidden). Accept the competition rules "
+                f"first: sign in, open {RULES_URL} , click 'I Understand and Accept', "
+                "then run again."
+                if what == COMPETITION else
+                "Kaggle refused the download (403 Forbidden): check the token and that the "
+                "dataset is still public.")
+    elif status == 401:
+        hint = ("Kaggle rejected the credentials (401 Unauthorized): the token is wrong or "
+                f"expired.\n{TOKEN_HELP}")
+    elif status == 404:
+        hint = (f"Kaggle did not find '{what}' (404). Get the data another way; see "
+                "fer_course.data.download.MISSING_DATA_HELP.")
+    elif _is_offline(exc):
+        hint = ("No connection to kaggle.com. Check the internet connection, or download "
+                "FER-2013 elsewhere and upload it; see fer_course.data.download.MISSING_DATA_HELP.")
+    elif fallback:
+        hint = fallback
+    elif isinstance(exc, OSError):
+        hint = ("Could not fetch or save the files: check the connection to kaggle.com and the "
+                "free disk space; see fer_course.data.download.MISSING_DATA_HELP for other ways.")
+    else:
+        hint = "See fer_course.data.download.MISSING_DATA_HELP for other ways to get the data."
+    head = head or f"Downloading '{what}' from Kaggle failed."
+    err = DownloadError(f"{head}\n{hint}\n({detail})")
+    leaked = any(s in f"{e!s} {e!r}" for e in _chain(exc) for s in secrets)
+    err.__cause__ = _ScrubbedCause(detail) if leaked else exc
+    return err
+
+
+# --------------------------------------------------------------------------- archives
+
+
+def _safe_target(root: Path, name: str) -> Path:
+    """Where archive member ``name`` goes under ``root``; refuses names that escape it.
+
+    >>> _safe_target(Path("x"), "a/b.csv").parts[-3:]
+    ('x', 'a', 'b.csv')
+    """
+    parts = name.replace("\\", "/").split("/")
+    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) or ".." in parts:
+        raise DownloadError(f"Refusing unsafe archive member {name!r} (it would leave {root}).")
+    target = (root / name).resolve()
+    if not target.is_relative_to(root.resolve()):
+        raise DownloadError(f"Refusing unsafe archive member {name!r} (it would leave {root}).")
+    return target
+
+
+def _write(source: IO[bytes], target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "wb") as out:
+        shutil.copyfileobj(source, out, length=1 << 20)
+
+
+def _extract_zip(archive: Path, root: Path) -> None:
+    """Unpack ``archive`` under ``root`` after checking every member name."""
+    with zipfile.ZipFile(archive) as zf:
+        members = [(info, _safe_target(root, info.filename)) for info in zf.infolist()]
+        for info, target in members:
+            if info.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+            else:
+                with zf.open(info) as source:
+                    _write(source, target)
+
+
+def _extract_csv_from_tar(archive: Path, member_name: str, target: Path) -> Path:
+    """Copy the regular file called ``member_name`` out of a tar to ``target``.
+
+    Every member is checked first: a name that leaves the archive root, or a link or
+    device, makes the whole archive refused.
+    """
+    root = target.parent / ".tar_check"
+    with tarfile.open(archive) as tf:
+        found = None
+        for member in tf.getmembers():
+            _safe_target(root, member.name)
+            if not (member.isfile() or member.isdir()):
+                raise DownloadError(f"Refusing archive member {member.name!r}: not a plain file.")
+            if member.isfile() and Path(member.name).name == member_name and found is None:
+                found = member
+        if found is None:
+            raise DownloadError(f"{archive.name} holds no {member_name}.")
+        source = tf.extractfile(found)
+        if source is None:  # pragma: no cover - isfile() members always give a file
+            raise DownloadError(f"Could not read {found.name} from {archive.name}.")
+        partial = target.with_name(target.name + ".part")
+        with source:
+            _write(source, partial)
+        os.replace(partial, target)
+    return target
+
+
+def _unzip_all(staging: Path) -> None:
+    for archive in sorted(staging.rglob("*.zip")):
+        print(f"Unzipping {archive.name} ...")
+        _extract_zip(archive, archive.parent)
+        archive.unlink()
+
+
+def _first(staging: Path, name: str) -> Path | None:
+    hits = sorted(staging.rglob(name), key=lambda p: (len(p.parts), str(p)))
+    return hits[0] if hits else None
+
+
+def _unpack_competition(staging: Path, dest: Path) -> Path:
+    _unzip_all(staging)
+    tar = _first(staging, "fer2013.tar.gz")
+    if tar is not None:
+        print(f"Extracting fer2013.csv from {tar.name} ...")
+        return _extract_csv_from_tar(tar, "fer2013.csv", dest / "fer2013.csv")
+    for name in ("fer2013.csv", "icml_face_data.csv"):
+        found = _first(staging, name)
+        if found is not None:
+            os.replace(found, dest / name)
+            return dest / name
+    got = sorted(p.name for p in staging.rglob("*") if p.is_file())
+    raise DownloadError(f"The download holds neither fer2013.tar.gz, fer2013.csv nor "
+                        f"icml_face_data.csv; it holds {got}.")
+
+
+def _unpack_folders(staging: Path, dest: Path) -> Path:
+    _unzip_all(staging)
+    trains = [p for p in staging.rglob("train") if p.is_dir()]
+    roots = [p.parent for p in trains if (p.parent / "test").is_dir()]
+    if not roots:
+        raise DownloadError(f"The {DATASET} download has no train/ and test/ folders.")
+    root = min(roots, key=lambda p: len(p.parts))
+    target = dest / "fer2013"
+    target.mkdir(parents=True, exist_ok=True)
+    for split in ("train", "val", "test"):
+        if (root / split).is_dir():
+            shutil.rmtree(target / split, ignore_errors=True)
+            shutil.move(str(root / split), str(target / split))
+    return target
+
+
+# --------------------------------------------------------------------------- download
+
+
+def _existing(dest: Path, source: str) -> Path | None:
+    if source == "msambare":
+        folder = dest / "fer2013"
+        return folder if (folder / "train").is_dir() else None
+    for name in ("fer2013.csv", "icml_face_data.csv"):
+        if (dest / name).is_file():
+            return dest / name
+    return None
+
+
+def _quietly(action: Callable[[], Any], secrets: Sequence[str], show: bool = True) -> Any:
+    """Run ``action`` with its prints held back; shown (scrubbed) only if it succeeds and ``show``.
+
+    kaggle prints its own sign-in help when it finds no token (and, in kaggle 2, already
+    on import, which then succeeds anyway); our message replaces it.
+    """
+    held = io.StringIO()
+    with contextlib.redirect_stdout(held):
+        result = action()
+    if show and held.getvalue():
+        print(_scrub(held.getvalue(), secrets), end="")
+    return result
+
+
+def _import_kaggle() -> Any:
+    import kaggle  # type: ignore[import-untyped]
+
+    return kaggle
+
+
+def _kaggle_api(secrets: Sequence[str]) -> Any:
+    """``kaggle.api``, imported now; any failure (even ``SystemExit``) becomes DownloadError."""
+    try:
+        kaggle = _quietly(_import_kaggle, secrets, show=False)
+    except ImportError as exc:
+        raise DownloadError(
+            "The 'kaggle' package is not installed: pip install kaggle "
+            "(or pip install 'fer_course[kaggle]'), then run again."
+        ) from exc
+    except (Exception, SystemExit):  # old versions authenticate on import and may exit
+        raise DownloadError(TOKEN_HELP) from None
+    return kaggle.api
+
+
+def download_fer2013(
+    dest: str | os.PathLike[str] = "data",
+    source: str = "competition",
+    api: KaggleApiLike | None = None,
+    force: bool = False,
+) -> Path:
+    """Fetch FER-2013 from Kaggle into ``dest`` and return the path for ``load_fer2013``.
+
+    ``source="competition"`` gets the competition files and keeps ``fer2013.csv`` (taken
+    out of ``fer2013.tar.gz``), else ``icml_face_data.csv``; ``source="msambare"`` gets
+    the dataset ``msambare/fer2013`` as image folders ``dest/fer2013/train|test``. When
+    that target exists already it is returned at once (no network) unless ``force``.
+    ``api`` stands in for ``kaggle.api`` (tests pass a fake). Needs a Kaggle API token
+    and, for the competition, its rules accepted on the website.
+
+    >>> download_fer2013("data", source="elsewhere")
+    Traceback (most recent call last):
+    ...
+    ValueError: source must be one of ('competition', 'msambare'), got 'elsewhere'
+    """
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+    dest = Path(dest).expanduser()
+    existing = _existing(dest, source)
+    if existing is not None and not force:
+        print(f"FER-2013 is already at {existing}; nothing to download.")
+        return existing
+    if api is None and not kaggle_credentials_available():
+        raise DownloadError(TOKEN_HELP)
+    secrets = _secret_values()
+    if api is None:
+        api = _kaggle_api(secrets)
+    what = COMPETITION if source == "competition" else DATASET
+
+    try:
+        _quietly(api.authenticate, secrets)
+        auth_error = None
+    except (Exception, SystemExit) as exc:  # kaggle exits when it finds no credentials
+        auth_error = exc
+    if auth_error is not None:
+        if isinstance(auth_error, SystemExit):
+            raise DownloadError(TOKEN_HELP)
+        raise _download_error(auth_error, what, secrets, head="Signing in to Kaggle failed.",
+                              fallback=TOKEN_HELP)
+    staging = dest / ".fer2013_download"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        print(f"Downloading {what} from Kaggle into {dest} (this can take minutes) ...")
+        failure = None
+        try:
+            if source == "competition":
+                api.competition_download_files(what, path=str(staging), quiet=False)
+            else:
+                api.dataset_download_files(what, path=str(staging), unzip=False, quiet=False)
+        except (Exception, SystemExit) as exc:
+            failure = exc
+        if failure is not None:
+            raise _download_error(failure, what, secrets)
+        unpack = _unpack_competition if source == "competition" else _unpack_folders
+        result = unpack(staging, dest)
+    except (zipfile.BadZipFile, tarfile.TarError) as exc:
+        raise DownloadError(f"The downloaded archive is damaged ({exc}); run again "
+                            "with force=True.") from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    print(f"FER-2013 is ready: {result}")
+    return result

@@ -1,0 +1,195 @@
+"""``load_fer2013``: one entry point for every form FER-2013 comes in.
+
+>>> from fer_course.data import load_fer2013          # doctest: +SKIP
+>>> data = load_fer2013("data/fer2013.csv")           # doctest: +SKIP
+>>> data.counts()                                     # doctest: +SKIP
+{'train': 28709, 'val': 3589, 'test': 3589}
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import cache
+from .image_folders import (
+    PAPER_VAL_FRACTION,
+    find_split_folders,
+    read_split_folder,
+    row_numbers,
+    stratified_holdout,
+)
+from .kaggle_csv import parse_fer_csv
+from .types import (
+    CLASSES,
+    IMAGE_SIZE,
+    SPLIT_TO_USAGE,
+    USAGE_TO_SPLIT,
+    FERData,
+    FERFormatError,
+    Split,
+    from_arrays,
+)
+
+MAX_LISTED_SKIPS = 10
+
+
+def load_fer2013(
+    path: str | os.PathLike | None = None,
+    *,
+    skip_bad_rows: bool = False,
+    use_cache: bool = True,
+    val_fraction: float = PAPER_VAL_FRACTION,
+    seed: int = 0,
+) -> FERData:
+    """Load FER-2013 from a csv, an ``.npz`` or an image-folder root.
+
+    ``path=None`` looks in ``$FER2013_PATH`` and the usual places (see ``find_fer2013``).
+    A csv or folder is parsed once and cached as ``.npz``; later loads read the cache.
+    ``skip_bad_rows`` leaves bad csv/npz rows out and lists them in ``data.skipped``
+    (and warns); by default the first bad row raises ``FERFormatError`` naming its line.
+    ``val_fraction`` and ``seed`` only matter for a ``train``/``test`` folder layout,
+    where the validation split is carved from the training images.
+    """
+    from .download import find_fer2013
+
+    source = find_fer2013(path)
+    if source.is_dir():
+        images, labels, usage, rows, notes, skipped = _read_cached(
+            source, "folder", False, use_cache
+        )
+    elif source.suffix.lower() == ".npz":
+        images, labels, usage, rows, notes, skipped = read_fer_npz(source, skip_bad_rows)
+    elif source.suffix.lower() == ".csv":
+        images, labels, usage, rows, notes, skipped = _read_cached(
+            source, "csv", skip_bad_rows, use_cache
+        )
+    else:
+        raise FERFormatError(
+            f"{source}: unsupported file type {source.suffix!r}; give a .csv, an .npz or a folder"
+        )
+    if skipped:
+        listed = "; ".join(skipped[:MAX_LISTED_SKIPS])
+        more = f" and {len(skipped) - MAX_LISTED_SKIPS} more" if len(skipped) > MAX_LISTED_SKIPS else ""
+        notes = [*notes, f"skipped {len(skipped)} bad rows of {source.name}: {listed}{more}"]
+        warnings.warn(notes[-1], stacklevel=2)
+    data = from_arrays(images, labels, usage, source=source.name, notes=notes)
+    data.skipped = list(skipped)
+    for split in data.splits().values():
+        split.rows = rows[split.rows]
+    if source.is_dir() and len(data.val) == 0:  # train/ and test/ only
+        data = carve_validation(data, val_fraction, seed)
+    return data
+
+
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str], list[str]]
+
+
+def _read_cached(source: Path, kind: str, skip_bad_rows: bool, use_cache: bool = True) -> Arrays:
+    """Parse a csv or folder, or read its cache when the source has not changed since."""
+    variant = "-skip" if skip_bad_rows else ""
+    fingerprint = cache.source_fingerprint(source)
+    hit = cache.find_cache(source, fingerprint, variant) if use_cache else None
+    if hit is not None:
+        with np.load(hit) as z:
+            notes = [str(n) for n in z["notes"]]
+            skipped = [str(n) for n in z["skipped"]] if "skipped" in z else []
+            return z["images"], z["labels"], z["usage"], z["rows"], notes, skipped
+    if kind == "csv":
+        parsed = parse_fer_csv(source, skip_bad_rows=skip_bad_rows)
+        arrays: Arrays = (parsed.images, parsed.labels, parsed.usage, parsed.rows, [],
+                          parsed.skipped)
+    else:
+        arrays = read_folder_arrays(source)
+    if use_cache:
+        images, labels, usage, rows, notes, skipped = arrays
+        cache.write_cache(source, images, labels, usage, rows, notes, fingerprint, variant,
+                          skipped=skipped)
+    return arrays
+
+
+def read_folder_arrays(root: Path) -> Arrays:
+    """Whole-data-set arrays from an image-folder root (see ``fer_course.data.image_folders``)."""
+    folders = find_split_folders(root)
+    parts, notes, offset, ignored = [], [], 0, 0
+    for split, folder in folders.items():
+        images, labels, names, n_ignored = read_split_folder(folder)
+        ignored += n_ignored
+        rows = row_numbers(names, offset)
+        offset += len(names)
+        order = np.argsort(rows, kind="stable")  # files named by csv row: back in csv order
+        usage = np.full(len(labels), SPLIT_TO_USAGE[split])
+        parts.append((images[order], labels[order], usage, rows[order]))
+    if "val" not in folders:
+        notes.append(
+            "two-folder layout: test/ merges PublicTest and PrivateTest; "
+            "val is carved from train/"
+        )
+    if ignored:
+        notes.append(f"passed over {ignored} non-image files under {root.name}/")
+    images, labels, usage, rows = (np.concatenate(a) for a in zip(*parts))
+    return images, labels, usage, rows, notes, []
+
+
+def read_fer_npz(path: Path, skip_bad_rows: bool = False) -> Arrays:
+    """Arrays of an ``.npz`` holding ``images`` uint8 [N,48,48], ``labels`` [N], ``usage`` [N]
+    (the form of the package's cache and of a plain ``numpy.savez`` export)."""
+    try:
+        z = np.load(path)
+    except (OSError, ValueError) as err:
+        raise FERFormatError(f"{path}: cannot read as .npz ({err})") from err
+    with z:
+        missing = [k for k in cache.CACHE_KEYS if k not in z.files]
+        if missing:
+            raise FERFormatError(f"{path}: lacks array(s) {missing}; it holds {z.files}")
+        images, labels, usage = z["images"], z["labels"], z["usage"].astype(str)
+        rows = z["rows"] if "rows" in z.files else np.arange(len(labels), dtype=np.int64)
+        notes = [str(n) for n in z["notes"]] if "notes" in z.files else []
+        skipped = [str(n) for n in z["skipped"]] if "skipped" in z.files else []
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE,) * 2:
+        raise FERFormatError(
+            f"{path}: images must be uint8 [N, 48, 48], got {images.dtype} {list(images.shape)}"
+        )
+    if labels.shape != (len(images),) or usage.shape != (len(images),):
+        raise FERFormatError(
+            f"{path}: labels {list(labels.shape)} and usage {list(usage.shape)} must both be "
+            f"[{len(images)}], one per image"
+        )
+    bad_label = (labels < 0) | (labels >= len(CLASSES))
+    bad_usage = ~np.isin(usage, list(USAGE_TO_SPLIT))
+    bad = np.flatnonzero(bad_label | bad_usage)
+    for row in bad:
+        reason = (
+            f"label {labels[row]} outside 0-{len(CLASSES) - 1}" if bad_label[row]
+            else f"unknown Usage {usage[row]!r} (expected Training, PublicTest or PrivateTest)"
+        )
+        if not skip_bad_rows:
+            raise FERFormatError(f"{path}: row {row}: {reason}")
+        skipped.append(f"row {row}: {reason}")
+    keep = np.setdiff1d(np.arange(len(images)), bad)
+    if len(bad):
+        images, labels, usage, rows = images[keep], labels[keep], usage[keep], rows[keep]
+    return images, labels.astype(np.int64), usage, rows, notes, skipped
+
+
+def carve_validation(data: FERData, fraction: float, seed: int) -> FERData:
+    """Move a stratified, seeded ``fraction`` of ``train`` into ``val`` (for layouts without val)."""
+    held = stratified_holdout(data.train.labels.numpy(), fraction, seed)
+    kept = np.setdiff1d(np.arange(len(data.train)), held)
+
+    def take(idx: np.ndarray) -> Split:
+        t = torch.from_numpy(idx)
+        return Split(data.train.images[t], data.train.labels[t], data.train.rows[idx])
+
+    note = (
+        f"val: {len(held):,} images carved from train/ ({fraction:.1%}, stratified by class, "
+        f"seed {seed}); test: {len(data.test):,} images (PublicTest and PrivateTest merged)"
+    )
+    return FERData(
+        train=take(kept), val=take(held), test=data.test, classes=data.classes,
+        source=data.source, notes=[*data.notes, note], skipped=data.skipped,
+    )

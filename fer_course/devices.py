@@ -1,0 +1,43 @@
+"""Which device a run uses, and how to name it on a run card."""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+import torch
+
+
+def pick_device(preferred: str | None = None) -> torch.device:
+    """``preferred`` if given, else the first CUDA GPU, else the CPU.
+
+    >>> pick_device("cpu")
+    device(type='cpu')
+    """
+    if preferred:
+        return torch.device(preferred)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def cpu_model() -> str:
+    """The processor's model name where the OS tells it, else the architecture."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def describe_device(device: torch.device | str) -> str:
+    """A human-readable name, e.g. ``cuda:0 (NVIDIA H200)`` or ``cpu (2 cores, ...)``.
+
+    >>> describe_device("cpu").startswith("cpu (")
+    True
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+    return f"{device.type} ({os.cpu_count()} cores, {cpu_model()})"

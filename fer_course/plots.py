@@ -1,0 +1,149 @@
+"""Figures of the chapters: data set overviews, sample grids, augmentations, audits.
+
+Each function returns a matplotlib ``Figure`` and draws only what it is given.
+
+>>> from fer_course.data import make_synthetic_fer
+>>> fig = class_distribution(make_synthetic_fer(70, 14, 14))
+>>> len(fig.axes)
+2
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+from matplotlib.figure import Figure
+
+from .augment import AugmentConfig, apply_params, denormalize, eval_transform, sample_params
+from .data.audit import AuditReport
+from .data.types import FERData, Split
+
+SPLIT_PALETTE = {"train": "#4c72b0", "val": "#dd8452", "test": "#55a868"}
+
+
+def class_table(data: FERData) -> pd.DataFrame:
+    """Images per class and split, with each class's share of its split in percent."""
+    rows = []
+    for split_name, split in data.splits().items():
+        counts = split.class_counts(len(data.classes))
+        total = max(sum(counts), 1)
+        for cls, n in zip(data.classes, counts):
+            rows.append({"split": split_name, "class": cls, "images": n,
+                         "share %": round(100 * n / total, 1)})
+    return pd.DataFrame(rows)
+
+
+def class_distribution(data: FERData) -> Figure:
+    """Bar charts of images per class: counts (left) and share of each split (right)."""
+    table = class_table(data)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), layout="constrained")
+    for ax, column in zip(axes, ("images", "share %")):
+        sns.barplot(table, x="class", y=column, hue="split", palette=SPLIT_PALETTE, ax=ax)
+        ax.set_xlabel("")
+        ax.tick_params(axis="x", rotation=30)
+    axes[0].set_title("images per class")
+    axes[1].set_title("share of each split (%)")
+    axes[1].get_legend().remove()
+    return fig
+
+
+def _show_face(ax, image: np.ndarray | torch.Tensor, title: str = "") -> None:
+    ax.imshow(np.asarray(image), cmap="gray", vmin=0, vmax=255)
+    ax.set_title(title, fontsize=8)
+    ax.axis("off")
+
+
+def sample_grid(split: Split, classes: Sequence[str], per_class: int = 8, seed: int = 0) -> Figure:
+    """``per_class`` random faces of each class, one row per class, source row in each title."""
+    rng = np.random.default_rng(seed)
+    labels = split.labels.numpy()
+    fig, axes = plt.subplots(len(classes), per_class, figsize=(per_class * 0.95, len(classes)),
+                             squeeze=False, layout="constrained")
+    for label, cls in enumerate(classes):
+        members = np.flatnonzero(labels == label)
+        picked = rng.choice(members, size=min(per_class, len(members)), replace=False)
+        for col, ax in enumerate(axes[label]):
+            ax.axis("off")
+            if col < len(picked):
+                _show_face(ax, split.images[picked[col]], f"row {split.rows[picked[col]]}")
+        axes[label, 0].text(-0.15, 0.5, cls, transform=axes[label, 0].transAxes,
+                            ha="right", va="center", fontsize=10)
+    return fig
+
+
+def mean_faces(data: FERData) -> Figure:
+    """The average training face of each class: what a class looks like 'on average'."""
+    fig, axes = plt.subplots(1, len(data.classes), figsize=(1.5 * len(data.classes), 1.9),
+                             layout="constrained")
+    labels = data.train.labels
+    for label, (ax, cls) in enumerate(zip(axes, data.classes)):
+        members = data.train.images[labels == label].float()
+        _show_face(ax, members.mean(0) if len(members) else torch.zeros(48, 48), cls)
+    return fig
+
+
+def pixel_histograms(data: FERData, bins: int = 64) -> Figure:
+    """Distribution of pixel values (density) per split, and of per-image mean brightness."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.2), layout="constrained")
+    for name, split in data.splits().items():
+        pixels = split.images.numpy().ravel()
+        axes[0].hist(pixels, bins=bins, range=(0, 255), density=True, histtype="step",
+                     color=SPLIT_PALETTE[name], label=name)
+        means = split.images.float().mean(dim=(1, 2)).numpy()
+        axes[1].hist(means, bins=bins, range=(0, 255), density=True, histtype="step",
+                     color=SPLIT_PALETTE[name], label=name)
+    axes[0].set(title="pixel values", xlabel="value (0-255)", ylabel="density")
+    axes[1].set(title="mean brightness per image", xlabel="mean value", ylabel="density")
+    axes[0].legend()
+    return fig
+
+
+def flawed_examples(data: FERData, report: AuditReport, n: int = 6) -> Figure:
+    """Top row: duplicates that cross splits; bottom row: duplicates with conflicting labels.
+
+    Each panel shows one member of a group with every split and label the group carries.
+    """
+    kinds = (("cross_split", "same image in two splits"), ("conflicting", "same image, two labels"))
+    fig, axes = plt.subplots(2, n, figsize=(1.6 * n, 4.0), squeeze=False, layout="constrained")
+    by_row = _images_by_source_row(data)
+    for r, (column, caption) in enumerate(kinds):
+        groups = report.groups[report.groups[column]].head(n)
+        for c, ax in enumerate(axes[r]):
+            ax.axis("off")
+            if c < len(groups):
+                g = groups.iloc[c]
+                labels = "/".join(data.classes[i] for i in g["labels"])
+                _show_face(ax, by_row[g["rows"][0]], f"{'+'.join(g['splits'])}\n{labels}")
+        axes[r, 0].set_title(caption, loc="left", fontsize=9, pad=22) if len(groups) else None
+    return fig
+
+
+def _images_by_source_row(data: FERData) -> dict[int, torch.Tensor]:
+    return {int(row): split.images[i] for split in data.splits().values()
+            for i, row in enumerate(split.rows)}
+
+
+def augmentation_grid(image: torch.Tensor, config: AugmentConfig, draws: int = 8,
+                      seed: int = 0) -> Figure:
+    """One face: the original, the deterministic eval input, then ``draws`` random
+    training augmentations, each titled with its drawn angle and flip."""
+    generator = torch.Generator().manual_seed(seed)
+    batch = image.reshape(1, 48, 48).expand(draws, 48, 48)
+    params = sample_params(draws, config, generator)
+    augmented = denormalize(apply_params(batch, params, config), config)
+    evaluated = denormalize(eval_transform(image.reshape(1, 48, 48), config), config)
+    fig, axes = plt.subplots(1, draws + 2, figsize=(1.5 * (draws + 2), 1.9), layout="constrained")
+    _show_face(axes[0], image, "original 48 px")
+    axes[1].imshow(evaluated[0, 0].numpy(), cmap="gray", vmin=0, vmax=1)
+    axes[1].set_title(f"eval {config.image_size} px", fontsize=8)
+    axes[1].axis("off")
+    for ax, face, angle, flip in zip(axes[2:], augmented, params.angles, params.flips):
+        ax.imshow(face[0].numpy(), cmap="gray", vmin=0, vmax=1)
+        ax.set_title(f"{float(angle):+.0f}°{' flip' if bool(flip) else ''}", fontsize=8)
+        ax.axis("off")
+    return fig

@@ -1,0 +1,110 @@
+"""The one switch that sizes every run: ``smoke``, ``cpu``, ``paper`` and ``best``.
+
+A chapter asks ``get_profile(profile, **parameters)``. The name comes from, in order:
+the explicit argument (a papermill parameter), the environment variable
+``FER_COURSE_PROFILE`` (how nbval and CI choose), else ``paper`` when a CUDA GPU is
+present and ``cpu`` otherwise. Any explicit parameter that is not ``None`` overrides
+the profile's own value.
+
+>>> get_profile("smoke").data
+'synthetic'
+>>> get_profile("paper", epochs=3).epochs
+3
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Any
+
+ENV_VAR = "FER_COURSE_PROFILE"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Every size knob of a run. Fields hold the values a chapter uses unless told otherwise."""
+
+    name: str
+    description: str
+    data: str  # "synthetic" (generated, no download) or "fer2013" (the real data set)
+    image_size: int  # side of the square network input, pixels
+    epochs: int
+    batch_size: int
+    lr: float
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    lr_factor: float = 0.5  # ReduceLROnPlateau factor on validation loss
+    weights: str | None = None  # "imagenet", None (random init) or a local file
+    train_limit: int | None = None  # use at most this many training images (None: all)
+    synthetic_sizes: tuple[int, int, int] = (560, 140, 140)  # train, val, test when synthetic
+    label_smoothing: float = 0.0
+    seed: int = 0
+
+    def overridden(self, **overrides: Any) -> Profile:
+        """A copy with the given fields replaced; ``None`` values are ignored.
+
+        >>> get_profile("cpu").overridden(epochs=None, batch_size=16).batch_size
+        16
+        """
+        valid = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(overrides) - valid)
+        if unknown:
+            raise ValueError(f"unknown profile field(s) {unknown}; valid fields: {sorted(valid)}")
+        changes = {k: v for k, v in overrides.items() if v is not None}
+        return dataclasses.replace(self, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict of every field, for run cards and json."""
+        return dataclasses.asdict(self)
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke",
+        description="synthetic data, tiny images and models, one short epoch: CI on a CPU",
+        data="synthetic", image_size=32, epochs=1, batch_size=32, lr=1e-2,
+    ),
+    "cpu": Profile(
+        name="cpu",
+        description="real FER-2013 at small size, about 20 minutes a chapter on 2 CPU cores",
+        data="fer2013", image_size=48, epochs=3, batch_size=128, lr=1e-2, train_limit=None,
+    ),
+    "paper": Profile(
+        name="paper",
+        description="the seed paper's recipe: 224 px, 30 epochs, batch 64, SGD 1e-2, GPU",
+        data="fer2013", image_size=224, epochs=30, batch_size=64, lr=1e-2, weights="imagenet",
+    ),
+    "best": Profile(
+        name="best",
+        description="the course's improved recipe (paper's plus label smoothing), GPU",
+        data="fer2013", image_size=224, epochs=30, batch_size=64, lr=1e-2, weights="imagenet",
+        label_smoothing=0.1,
+    ),
+}
+
+
+def default_profile_name() -> str:
+    """``$FER_COURSE_PROFILE`` if set, else ``paper`` with a CUDA GPU, else ``cpu``."""
+    env = os.environ.get(ENV_VAR, "").strip()
+    if env:
+        return env
+    try:
+        import torch
+
+        return "paper" if torch.cuda.is_available() else "cpu"
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return "cpu"
+
+
+def get_profile(name: str | None = None, **overrides: Any) -> Profile:
+    """The named profile (or the default one) with explicit overrides applied.
+
+    >>> get_profile("smoke", image_size=24).image_size
+    24
+    """
+    chosen = name or default_profile_name()
+    if chosen not in PROFILES:
+        raise ValueError(f"unknown profile {chosen!r}; choose one of {sorted(PROFILES)}")
+    return PROFILES[chosen].overridden(**overrides)

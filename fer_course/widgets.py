@@ -1,0 +1,48 @@
+"""Interactive views for the chapters (ipywidgets). They need a live kernel to respond."""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+
+from .data.types import FERData
+
+
+def face_browser(data: FERData) -> widgets.Widget:
+    """Pick a split, a class and an index; see that face with its label and source row.
+
+    >>> from fer_course.data import make_synthetic_fer
+    >>> isinstance(face_browser(make_synthetic_fer(70, 14, 14)), widgets.Widget)
+    True
+    """
+    split_box = widgets.Dropdown(options=list(data.splits()), value="train", description="split")
+    class_box = widgets.Dropdown(options=[(c, i) for i, c in enumerate(data.classes)], value=0,
+                                 description="class")
+    index = widgets.IntSlider(value=0, min=0, max=0, description="index",
+                              continuous_update=False)
+    out = widgets.Output()
+
+    def members():
+        split = data.splits()[split_box.value]
+        return split, (split.labels == class_box.value).nonzero().flatten()
+
+    def redraw(*_):
+        split, idx = members()
+        index.max = max(len(idx) - 1, 0)
+        with out:
+            out.clear_output(wait=True)
+            if len(idx) == 0:
+                print(f"no {data.classes[class_box.value]} faces in {split_box.value}")
+                return
+            i = int(idx[min(index.value, len(idx) - 1)])
+            fig, ax = plt.subplots(figsize=(2.6, 2.8))
+            ax.imshow(split.images[i].numpy(), cmap="gray", vmin=0, vmax=255)
+            ax.set_title(f"{data.classes[int(split.labels[i])]} · {split_box.value} "
+                         f"· row {split.rows[i]}\n{index.value + 1} of {len(idx)}", fontsize=9)
+            ax.axis("off")
+            plt.show()
+
+    for control in (split_box, class_box, index):
+        control.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox([split_box, class_box]), index, out])
