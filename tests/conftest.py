@@ -1,4 +1,4 @@
-"""Shared fixtures. Every test, and every notebook nbval runs, uses the ``smoke`` profile."""
+"""Shared fixtures of the unit tests (the profile is set in the root ``conftest.py``)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-
-# Set before nbval starts any kernel: kernels inherit this process's environment.
-os.environ["FER_COURSE_PROFILE"] = "smoke"
-os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 @pytest.fixture(scope="session")

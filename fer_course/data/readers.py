@@ -74,7 +74,8 @@ def load_fer2013(
         )
     if skipped:
         listed = "; ".join(skipped[:MAX_LISTED_SKIPS])
-        more = f" and {len(skipped) - MAX_LISTED_SKIPS} more" if len(skipped) > MAX_LISTED_SKIPS else ""
+        extra = len(skipped) - MAX_LISTED_SKIPS
+        more = f" and {extra} more" if extra > 0 else ""
         notes = [*notes, f"skipped {len(skipped)} bad rows of {source.name}: {listed}{more}"]
         warnings.warn(notes[-1], stacklevel=2)
     data = from_arrays(images, labels, usage, source=source.name, notes=notes)
@@ -177,7 +178,7 @@ def read_fer_npz(path: Path, skip_bad_rows: bool = False) -> Arrays:
 
 
 def carve_validation(data: FERData, fraction: float, seed: int) -> FERData:
-    """Move a stratified, seeded ``fraction`` of ``train`` into ``val`` (for layouts without val)."""
+    """Move a stratified, seeded ``fraction`` of ``train`` into ``val`` (layouts without val)."""
     held = stratified_holdout(data.train.labels.numpy(), fraction, seed)
     kept = np.setdiff1d(np.arange(len(data.train)), held)
 

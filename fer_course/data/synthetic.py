@@ -69,7 +69,7 @@ def class_counts_for(n: int, weights: Sequence[float]) -> np.ndarray:
     The rest is shared by largest remainder, so counts sum to ``n`` exactly.
 
     >>> class_counts_for(140, FER2013_TRAIN_COUNTS).tolist()
-    [19, 3, 20, 33, 23, 16, 26]
+    [19, 4, 20, 34, 23, 16, 24]
     """
     w = np.asarray(weights, dtype=np.float64)
     floor = min(MIN_PER_CLASS, n // len(w))
@@ -265,7 +265,7 @@ def make_synthetic_fer(
     >>> d.summary()
     'synthetic (seed 0): train 560 / val 140 / test 140'
     >>> d.val.class_counts()
-    [19, 3, 20, 33, 23, 16, 26]
+    [19, 4, 20, 34, 23, 16, 24]
     """
     weights = FER2013_TRAIN_COUNTS if class_weights is None else class_weights
     if len(weights) != len(CLASSES) or min(weights) < 0 or sum(weights) <= 0:

@@ -103,7 +103,9 @@ def from_arrays(
     usage = np.asarray(usage).astype(str)
     unknown = sorted(set(np.unique(usage)) - set(USAGE_TO_SPLIT))
     if unknown:
-        raise ValueError(f"{source}: unknown Usage values {unknown}; expected {list(USAGE_TO_SPLIT)}")
+        raise ValueError(
+            f"{source}: unknown Usage values {unknown}; expected {list(USAGE_TO_SPLIT)}"
+        )
     parts = {}
     for usage_name, split in USAGE_TO_SPLIT.items():
         rows = np.flatnonzero(usage == usage_name)

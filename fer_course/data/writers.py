@@ -43,7 +43,7 @@ def rows_in_csv_order(data: FERData) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
     >>> from fer_course.data.synthetic import make_synthetic_fer
     >>> rows, images, labels, usage = rows_in_csv_order(make_synthetic_fer(14, 7, 7))
-    >>> images.shape, usage[0], usage[-1]
+    >>> images.shape, str(usage[0]), str(usage[-1])
     ((28, 48, 48), 'Training', 'PrivateTest')
     """
     rows, images, labels, usage = [], [], [], []
