@@ -15,9 +15,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
-import re
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,6 +28,8 @@ from torchvision import transforms
 
 from fer_course.augment import IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, eval_transform
 from fer_course.augment import train_transform as batched_train_transform
+from fer_course.devices import cpu_model, machine_tag
+from fer_course.runs import atomic_write_text
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -109,34 +108,6 @@ def bench_pil(images: np.ndarray, image_size: int, batch_size: int, workers: int
     return images_per_second(lambda: next(stream), warmup, batches, repeats, lambda: None)
 
 
-def cpu_model() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or "unknown"
-    match = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
-    return match.group(1).strip() if match else "unknown"
-
-
-def cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-
-
-def machine_name(use_cuda: bool) -> str:
-    """``cpu-<n>core-<arch>``, plus the GPU name when CUDA rows are measured; no hostname."""
-    name = f"cpu-{cpu_count()}core-{platform.machine()}"
-    if use_cuda:
-        name += "-" + torch.cuda.get_device_name(0)
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-").lower()
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file beside ``path`` and rename it over, so readers never see half."""
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
-        handle.write(text)
-    os.replace(handle.name, path)
-
-
 def to_markdown(report: dict) -> str:
     lines = [
         f"# Augmentation throughput on {report['machine']}",
@@ -206,12 +177,12 @@ def main() -> None:
         rows.append(result_row(name, label, row, rounds))
 
     report = {
-        "machine": machine_name("cuda" in devices),
+        "machine": machine_tag(with_gpu="cuda" in devices),
         "date": datetime.date.today().isoformat(),
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
         "cpu": cpu_model(),
-        "cpu_count": cpu_count(),
+        "cpu_count": len(os.sched_getaffinity(0)),
         "torch_threads": torch.get_num_threads(),
         "data_shape": [args.num_images, 48, 48],
         "warmup": args.warmup,
@@ -221,8 +192,8 @@ def main() -> None:
     }
     args.out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"augment-{report['machine']}"
-    write_atomic(args.out_dir / f"{stem}.md", to_markdown(report))
-    write_atomic(args.out_dir / f"{stem}.json", json.dumps(report, indent=2) + "\n")
+    atomic_write_text(args.out_dir / f"{stem}.md", to_markdown(report))
+    atomic_write_text(args.out_dir / f"{stem}.json", json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.out_dir / stem}.md and .json")
 
 

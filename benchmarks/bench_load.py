@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from fer_course.data import load_fer2013, make_synthetic_fer, write_image_folders, write_kaggle_csv
-from fer_course.devices import describe_device
+from fer_course.devices import describe_device, machine_tag
 from fer_course.runs import atomic_write_text, library_versions
 
 RESULTS = Path(__file__).parent / "results"
@@ -72,8 +72,7 @@ def main() -> None:
         "|---|---|---|---|",
         *[f"| {n} | {a:.2f} | {b:.2f} | {c:.2f} |" for n, a, b, c in rows],
     ]
-    tag = "cpu-" + machine.split("(")[1].split(",")[0].replace(" ", "")
-    out = atomic_write_text(RESULTS / f"load-{tag}.md", "\n".join(lines) + "\n")
+    out = atomic_write_text(RESULTS / f"load-{machine_tag()}.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
     print(f"\nwritten to {out}")
 

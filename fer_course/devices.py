@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 from pathlib import Path
 
 import torch
@@ -41,3 +42,16 @@ def describe_device(device: torch.device | str) -> str:
         index = device.index if device.index is not None else torch.cuda.current_device()
         return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
     return f"{device.type} ({os.cpu_count()} cores, {cpu_model()})"
+
+
+def machine_tag(with_gpu: bool = False) -> str:
+    """A file-name-safe machine name for benchmark results (no hostname).
+
+    >>> machine_tag().startswith("cpu-")
+    True
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    name = f"cpu-{cores}core-{platform.machine()}"
+    if with_gpu and torch.cuda.is_available():
+        name += "-" + torch.cuda.get_device_name(0)
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-").lower()

@@ -52,8 +52,11 @@ def class_distribution(data: FERData) -> Figure:
     return fig
 
 
-def _show_face(ax, image: np.ndarray | torch.Tensor, title: str = "") -> None:
-    ax.imshow(np.asarray(image), cmap="gray", vmin=0, vmax=255)
+def _show_face(ax, image: np.ndarray | torch.Tensor, title: str = "", stretch: bool = False,
+               ) -> None:
+    """Draw a 0-255 face; ``stretch`` maps its own min..max to black..white instead."""
+    limits = {} if stretch else {"vmin": 0, "vmax": 255}
+    ax.imshow(np.asarray(image), cmap="gray", **limits)
     ax.set_title(title, fontsize=8)
     ax.axis("off")
 
@@ -77,13 +80,13 @@ def sample_grid(split: Split, classes: Sequence[str], per_class: int = 8, seed: 
 
 
 def mean_faces(data: FERData) -> Figure:
-    """The average training face of each class: what a class looks like 'on average'."""
+    """The average training face of each class, each contrast-stretched to show its shape."""
     fig, axes = plt.subplots(1, len(data.classes), figsize=(1.5 * len(data.classes), 1.9),
                              layout="constrained")
     labels = data.train.labels
     for label, (ax, cls) in enumerate(zip(axes, data.classes)):
         members = data.train.images[labels == label].float()
-        _show_face(ax, members.mean(0) if len(members) else torch.zeros(48, 48), cls)
+        _show_face(ax, members.mean(0) if len(members) else torch.zeros(48, 48), cls, stretch=True)
     return fig
 
 

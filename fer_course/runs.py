@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import tempfile
+import textwrap
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -119,7 +120,8 @@ class RunCard:
             lines += [f"            note: {n}" for n in self.data["notes"]]
         lines += [
             f"  device    {self.device}",
-            "  versions  " + ", ".join(f"{k} {v}" for k, v in self.versions.items()),
+            *textwrap.wrap(", ".join(f"{k} {v}" for k, v in self.versions.items()), width=78,
+                           initial_indent="  versions  ", subsequent_indent=" " * 12),
             f"  started   {self.started}",
         ]
         if self.wall_time_s is not None:

@@ -1,4 +1,4 @@
-"""Finding FER-2013 and fetching it from Kaggle, offline: the Kaggle API is always a fake here.
+"""Fetching FER-2013 from Kaggle, offline: the Kaggle API is always a fake here.
 
 Every test runs with HOME, the working directory and the Kaggle environment variables
 pointed at temporary folders, so a developer's real token is never read or used.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import os
 import sys
 import tarfile
 import traceback
@@ -18,17 +19,9 @@ from pathlib import Path
 import pytest
 
 from fer_course.data import download as dl
-from fer_course.data.download import (
-    COMPETITION,
-    DATASET,
-    RULES_URL,
-    DataNotFoundError,
-    DownloadError,
-    download_fer2013,
-    find_fer2013,
-    kaggle_credentials_available,
-    missing_data_message,
-)
+from fer_course.data import locate
+from fer_course.data.download import DownloadError, download_fer2013, kaggle_credentials_available
+from fer_course.data.locate import COMPETITION, DATASET, RULES_URL
 
 SECRET = "supersecret123"
 USER = "student_fer"
@@ -51,7 +44,7 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in KAGGLE_ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(work)
-    monkeypatch.setattr(dl, "in_colab", lambda: False)
+    monkeypatch.setattr(locate, "in_colab", lambda: False)
     return tmp_path
 
 
@@ -140,74 +133,6 @@ class HttpError(OSError):
         self.response = types.SimpleNamespace(status_code=status)
 
 
-# --------------------------------------------------------------------------- messages
-
-
-def test_missing_message_names_every_way() -> None:
-    msg = missing_data_message("data/fer2013.csv")
-    assert "data/fer2013.csv" in msg.splitlines()[0]
-    for needle in ("Kaggle", "kaggle.json", "KAGGLE_USERNAME", "KAGGLE_KEY", "Secrets",
-                   COMPETITION, "kaggle competitions download -c", DATASET, "fer2013.tar.gz",
-                   "icml_face_data.csv", ".npz", "train/", "files.upload()",
-                   "drive.mount('/content/drive')", "FER2013_PATH", 'download_fer2013("data/")'):
-        assert needle in msg, needle
-    assert 15 <= len(msg.splitlines()) <= 30
-    assert missing_data_message(None).startswith("FER-2013 was not found.")
-
-
-def test_data_not_found_error_is_file_not_found() -> None:
-    err = DataNotFoundError("x.csv")
-    assert isinstance(err, FileNotFoundError)
-    assert str(err) == missing_data_message("x.csv")
-    assert err.path == Path("x.csv")
-
-
-# --------------------------------------------------------------------------- find_fer2013
-
-
-def test_find_explicit_path(sandbox: Path) -> None:
-    csv = sandbox / "mine.csv"
-    csv.write_bytes(CSV)
-    assert find_fer2013(csv) == csv
-    assert find_fer2013(str(csv)) == csv
-    with pytest.raises(DataNotFoundError, match="nope.csv"):
-        find_fer2013(sandbox / "nope.csv")
-
-
-def test_find_env_var(sandbox: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    csv = sandbox / "elsewhere" / "fer2013.csv"
-    csv.parent.mkdir()
-    csv.write_bytes(CSV)
-    (sandbox / "work" / "fer2013.csv").write_bytes(CSV)  # the env var wins over usual places
-    monkeypatch.setenv("FER2013_PATH", str(csv))
-    assert find_fer2013() == csv
-    monkeypatch.setenv("FER2013_PATH", str(sandbox / "missing.csv"))
-    with pytest.raises(DataNotFoundError, match="FER2013_PATH"):
-        find_fer2013()
-
-
-def test_find_usual_places_in_order(sandbox: Path) -> None:
-    work, home = sandbox / "work", sandbox / "home"
-    (home / "fer2013.csv").write_bytes(CSV)
-    assert find_fer2013() == home / "fer2013.csv"
-    (work / "data" / "fer2013").mkdir(parents=True)  # an empty folder is not a data set
-    assert find_fer2013() == home / "fer2013.csv"
-    (work / "data" / "fer2013" / "train").mkdir()
-    assert find_fer2013() == work / "data" / "fer2013"
-    (work / "data" / "fer2013.npz").write_bytes(b"npz")
-    assert find_fer2013() == work / "data" / "fer2013.npz"
-    (work / "data" / "fer2013.csv").write_bytes(CSV)
-    assert find_fer2013() == work / "data" / "fer2013.csv"
-
-
-def test_find_nothing_lists_what_was_tried(sandbox: Path) -> None:
-    with pytest.raises(DataNotFoundError) as info:
-        find_fer2013()
-    msg = str(info.value)
-    assert str(sandbox / "work" / "data" / "fer2013.csv") in msg.replace("\n  ", " ")
-    assert "files.upload()" in msg
-    assert sandbox / "home" / "fer2013.csv" in info.value.tried
-
 
 # --------------------------------------------------------------------------- credentials
 
@@ -252,14 +177,19 @@ def test_credentials_from_colab_secrets(
     for name, module in (("google", google), ("google.colab", colab),
                          ("google.colab.userdata", userdata)):
         monkeypatch.setitem(sys.modules, name, module)
-    monkeypatch.setattr(dl, "in_colab", lambda: True)
+    monkeypatch.setattr(locate, "in_colab", lambda: True)
     assert kaggle_credentials_available()
-    assert dl.os.environ["KAGGLE_KEY"] == SECRET
+    assert os.environ["KAGGLE_KEY"] == SECRET
     out = capsys.readouterr()
     assert SECRET not in out.out + out.err
 
 
 # --------------------------------------------------------------------------- download errors
+
+
+def test_help_named_in_messages_is_importable_here() -> None:
+    assert dl.MISSING_DATA_HELP is locate.MISSING_DATA_HELP
+    assert "fer_course.data.download.MISSING_DATA_HELP" in dl.TOKEN_HELP
 
 
 def test_no_credentials_gives_token_help() -> None:

@@ -6,7 +6,8 @@
 """
 
 from .audit import audit_data
-from .download import DataNotFoundError, DownloadError, download_fer2013, find_fer2013
+from .download import DownloadError, download_fer2013, kaggle_credentials_available
+from .locate import DataNotFoundError, find_fer2013, missing_data_message
 from .profile_data import load_profile_data
 from .readers import load_fer2013
 from .synthetic import make_synthetic_fer
@@ -23,9 +24,11 @@ __all__ = [
     "audit_data",
     "download_fer2013",
     "find_fer2013",
+    "kaggle_credentials_available",
     "load_fer2013",
     "load_profile_data",
     "make_synthetic_fer",
+    "missing_data_message",
     "write_image_folders",
     "write_kaggle_csv",
     "write_npz",

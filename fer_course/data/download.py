@@ -1,78 +1,48 @@
-"""Finding FER-2013 on disk, and fetching it from Kaggle when it is not there.
+"""Fetching FER-2013 from Kaggle when it is not on disk yet.
 
-``find_fer2013()`` says where the data is (an explicit path, ``$FER2013_PATH``, or a
-few usual places); when nothing is found it raises ``DataNotFoundError``, whose
-message tells a student every way to get the data. ``download_fer2013()`` fetches it
-with the ``kaggle`` package, which is imported only when a download really happens.
+``download_fer2013()`` fetches the data with the ``kaggle`` package, which is imported
+only when a download really happens, and returns the path for ``load_fer2013``.
+Finding data already on disk is the job of ``fer_course.data.locate``.
 
 No message, print or chained error from this module ever holds a Kaggle key: error
 texts that come back from the API are scrubbed first.
 
->>> "FER2013_PATH" in MISSING_DATA_HELP
+>>> "KAGGLE_KEY" in TOKEN_HELP
 True
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import json
 import os
 import re
 import shutil
-import sys
 import tarfile
-import textwrap
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-ENV_VAR = "FER2013_PATH"
-COMPETITION = "challenges-in-representation-learning-facial-expression-recognition-challenge"
-DATASET = "msambare/fer2013"
+from . import locate
+
+# MISSING_DATA_HELP stays importable from here: the messages below point students to
+# fer_course.data.download.MISSING_DATA_HELP.
+from .locate import COMPETITION, DATASET, MISSING_DATA_HELP, RULES_URL
+
 SOURCES: tuple[str, ...] = ("competition", "msambare")
-RULES_URL = f"https://www.kaggle.com/c/{COMPETITION}/rules"
 TOKEN_URL = "https://www.kaggle.com/settings/api"
 
 __all__ = [
     "COMPETITION",
     "DATASET",
-    "ENV_VAR",
     "MISSING_DATA_HELP",
     "SOURCES",
-    "DataNotFoundError",
     "DownloadError",
     "download_fer2013",
-    "find_fer2013",
     "kaggle_credentials_available",
-    "missing_data_message",
 ]
-
-MISSING_DATA_HELP = f"""\
-Accepted forms (pass the path, or set FER2013_PATH):
-  - fer2013.csv                 Kaggle FER-2013 (columns emotion, pixels, Usage)
-  - icml_face_data.csv          the Kaggle competition's csv
-  - an image-folder root        train/ val/ test/ (or train/ test/), each with <class>/*.png
-  - an .npz file                arrays images, labels, usage
-Ways to get it:
-  a) Kaggle: needs an API token (~/.kaggle/kaggle.json, or KAGGLE_USERNAME and KAGGLE_KEY;
-     in Colab put both in the Secrets panel, the key icon) and the competition rules
-     accepted once on the website: {RULES_URL}
-       from fer_course.data import download_fer2013
-       path = download_fer2013("data/")
-     or in a shell:
-       kaggle competitions download -c {COMPETITION}
-         (a zip with icml_face_data.csv and fer2013.tar.gz, which holds fer2013.csv)
-       kaggle datasets download -d {DATASET}     (image folders train/ and test/)
-  b) Colab upload: from google.colab import files; files.upload()
-     (the file lands in /content, e.g. /content/fer2013.csv)
-  c) Google Drive: from google.colab import drive; drive.mount('/content/drive')
-     then pass the path, e.g. '/content/drive/MyDrive/fer2013.csv'
-  d) Anywhere: set the environment variable FER2013_PATH to the file or folder,
-     e.g. os.environ["FER2013_PATH"] = "/path/to/fer2013.csv\""""
-"""What to tell a student who has no FER-2013 yet: accepted files and four ways to get one."""
 
 TOKEN_HELP = f"""\
 No Kaggle API credentials were found. To create them:
@@ -101,109 +71,8 @@ class KaggleApiLike(Protocol):
     ) -> None: ...
 
 
-class DataNotFoundError(FileNotFoundError):
-    """FER-2013 is not where it was looked for; the message says how to get it.
-
-    >>> err = DataNotFoundError("nowhere/fer2013.csv")
-    >>> isinstance(err, FileNotFoundError), "files.upload()" in str(err)
-    (True, True)
-    """
-
-    def __init__(
-        self, path: str | os.PathLike[str] | None = None, tried: Sequence[Path] = ()
-    ) -> None:
-        self.path = None if path is None else Path(path)
-        self.tried = list(tried)
-        super().__init__(missing_data_message(path, tried=self.tried))
-
-
 class DownloadError(RuntimeError):
     """Fetching FER-2013 from Kaggle failed; the message says why and what to do."""
-
-
-def missing_data_message(
-    path: str | os.PathLike[str] | None, tried: Iterable[str | os.PathLike[str]] = ()
-) -> str:
-    """The friendly 'FER-2013 not found' text, naming ``path`` (and any places tried).
-
-    >>> print(missing_data_message("data/fer2013.csv").splitlines()[0])
-    FER-2013 was not found at 'data/fer2013.csv'.
-    """
-    head = "FER-2013 was not found" + (f" at '{os.fspath(path)}'." if path is not None else ".")
-    tried = [os.fspath(p) for p in tried]
-    if tried:
-        head += "\n" + textwrap.fill("Looked in: " + ", ".join(tried), width=100,
-                                     subsequent_indent="  ", break_on_hyphens=False)
-    return f"{head}\n{MISSING_DATA_HELP}"
-
-
-def in_colab() -> bool:
-    """Whether this runs inside Google Colab."""
-    if "google.colab" in sys.modules or os.environ.get("COLAB_RELEASE_TAG"):
-        return True
-    try:
-        return importlib.util.find_spec("google.colab") is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def _candidates() -> list[Path]:
-    """The usual places, in the order they are tried."""
-    relative = [
-        "data/fer2013.csv",
-        "data/fer2013.npz",
-        "data/icml_face_data.csv",
-        "data/fer2013/fer2013.csv",
-        "data/fer2013",
-        "fer2013.csv",
-    ]
-    bases: list[Path] = [Path.cwd()]
-    home = Path.home()
-    if home.resolve() != bases[0].resolve():
-        bases.append(home)
-    places = [base / rel for base in bases for rel in relative]
-    if in_colab():
-        places += [Path("/content") / name for name in ("fer2013.csv", "fer2013.npz")]
-        places += [Path("/content/drive/MyDrive") / n for n in ("fer2013.csv", "fer2013.npz")]
-    return places
-
-
-def _usable(place: Path) -> bool:
-    if place.is_dir():
-        return (place / "train").is_dir()  # an image-folder root
-    return place.is_file()
-
-
-def find_fer2013(path: str | os.PathLike[str] | None = None) -> Path:
-    """Where FER-2013 is: ``path`` if given, else ``$FER2013_PATH``, else the usual places.
-
-    The usual places are ``data/fer2013.csv``, ``data/fer2013.npz``,
-    ``data/icml_face_data.csv``, ``data/fer2013/`` (holding ``fer2013.csv`` or ``train/``)
-    and ``fer2013.csv``, under the working directory and then the home directory, and in
-    Colab ``/content/`` and ``/content/drive/MyDrive/``. The first that exists wins.
-
-    >>> try:
-    ...     find_fer2013("no/such/fer2013.csv")
-    ... except DataNotFoundError:
-    ...     print("not found")
-    not found
-    """
-    if path is not None:
-        explicit = Path(path).expanduser()
-        if not explicit.exists():
-            raise DataNotFoundError(explicit)
-        return explicit
-    env = os.environ.get(ENV_VAR, "").strip()
-    if env:
-        from_env = Path(env).expanduser()
-        if not from_env.exists():
-            raise DataNotFoundError(from_env, tried=[Path(f"${ENV_VAR}={env}")])
-        return from_env
-    tried = _candidates()
-    for place in tried:
-        if _usable(place):
-            return place
-    raise DataNotFoundError(None, tried=tried)
 
 
 # --------------------------------------------------------------------------- credentials
@@ -262,7 +131,7 @@ def kaggle_credentials_available() -> bool:
         return True
     if any(p.is_file() for p in _config_files() + _token_files()):
         return True
-    return in_colab() and _colab_secrets_to_env()
+    return locate.in_colab() and _colab_secrets_to_env()
 
 
 def _secret_values() -> list[str]:
@@ -295,6 +164,7 @@ def _scrub(text: str, secrets: Sequence[str]) -> str:
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and every error it was raised from or while handling, each once."""
     seen: list[BaseException] = []
     todo: list[BaseException | None] = [exc]
     while todo:
@@ -307,6 +177,7 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 
 def _http_status(exc: BaseException) -> int | None:
+    """The HTTP error status (4xx/5xx) that ``exc`` or its chain carries or names, if any."""
     for e in _chain(exc):
         response = getattr(e, "response", None)
         for value in (getattr(e, "status", None), getattr(e, "status_code", None),
@@ -329,6 +200,7 @@ _OFFLINE_WORDS = (
 
 
 def _is_offline(exc: BaseException) -> bool:
+    """Whether ``exc`` (or its chain) looks like no connection to kaggle.com."""
     for e in _chain(exc):
         if isinstance(e, ConnectionError | TimeoutError):
             return True
@@ -390,12 +262,13 @@ def _safe_target(root: Path, name: str) -> Path:
     >>> _safe_target(Path("x"), "a/b.csv").parts[-3:]
     ('x', 'a', 'b.csv')
     """
+    refused = f"Refusing unsafe archive member {name!r} (it would leave {root})."
     parts = name.replace("\\", "/").split("/")
     if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) or ".." in parts:
-        raise DownloadError(f"Refusing unsafe archive member {name!r} (it would leave {root}).")
+        raise DownloadError(refused)
     target = (root / name).resolve()
     if not target.is_relative_to(root.resolve()):
-        raise DownloadError(f"Refusing unsafe archive member {name!r} (it would leave {root}).")
+        raise DownloadError(refused)
     return target
 
 
@@ -569,14 +442,16 @@ def download_fer2013(
         api = _kaggle_api(secrets)
     what = COMPETITION if source == "competition" else DATASET
 
+    # Errors are kept and raised after their ``except`` block, so that the original (whose
+    # text may hold a credential) never becomes the ``__context__`` of our DownloadError.
     try:
         _quietly(api.authenticate, secrets)
         auth_error = None
     except (Exception, SystemExit) as exc:  # kaggle exits when it finds no credentials
         auth_error = exc
+    if isinstance(auth_error, SystemExit):
+        raise DownloadError(TOKEN_HELP)
     if auth_error is not None:
-        if isinstance(auth_error, SystemExit):
-            raise DownloadError(TOKEN_HELP)
         raise _download_error(auth_error, what, secrets, head="Signing in to Kaggle failed.",
                               fallback=TOKEN_HELP)
     staging = dest / ".fer2013_download"

@@ -24,6 +24,7 @@ from .image_folders import (
     stratified_holdout,
 )
 from .kaggle_csv import parse_fer_csv
+from .locate import find_fer2013
 from .types import (
     CLASSES,
     IMAGE_SIZE,
@@ -55,8 +56,6 @@ def load_fer2013(
     ``val_fraction`` and ``seed`` only matter for a ``train``/``test`` folder layout,
     where the validation split is carved from the training images.
     """
-    from .download import find_fer2013
-
     source = find_fer2013(path)
     if source.is_dir():
         images, labels, usage, rows, notes, skipped = _read_cached(
