@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import tempfile
 import textwrap
 import time
 from dataclasses import asdict, dataclass, field
@@ -25,25 +24,9 @@ from typing import Any
 import torch
 
 from . import __version__
+from .atomic import atomic_open, atomic_write_text
 from .devices import describe_device, pick_device
 from .profiles import Profile
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and a rename: all or nothing."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
@@ -127,3 +110,87 @@ class RunCard:
         if self.wall_time_s is not None:
             lines.append(f"  wall time {self.wall_time_s:.1f} s")
         return "\n".join(lines)
+
+
+class RunFolder:
+    """The files one training run leaves behind, read and written in one place.
+
+    ``checkpoint.pt`` (after every epoch), ``history.csv`` (one row per epoch),
+    ``predictions.npz`` (val and test probabilities with labels), ``metrics.json``
+    (written last: its presence marks a finished run) and ``run_card.json``.
+
+    >>> import tempfile
+    >>> run = RunFolder(Path(tempfile.mkdtemp()) / "resnet18")
+    >>> run.is_finished()
+    False
+    """
+
+    CHECKPOINT = "checkpoint.pt"
+    HISTORY = "history.csv"
+    METRICS = "metrics.json"
+    PREDICTIONS = "predictions.npz"
+    CARD = "run_card.json"
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunFolder({self.path.name!r})"
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def is_finished(self) -> bool:
+        return self.file(self.METRICS).is_file()
+
+    def save_checkpoint(self, state: dict[str, Any]) -> Path:
+        """``torch.save`` through a temporary file and a rename: a kill never corrupts it."""
+        with atomic_open(self.file(self.CHECKPOINT), "wb") as f:
+            torch.save(state, f)
+        return self.file(self.CHECKPOINT)
+
+    def load_checkpoint(self, map_location: str | torch.device = "cpu") -> dict[str, Any] | None:
+        """The last checkpoint (tensors and plain values only), or ``None`` if there is none."""
+        target = self.file(self.CHECKPOINT)
+        if not target.is_file():
+            return None
+        return torch.load(target, map_location=map_location, weights_only=True)
+
+    def write_history(self, rows: list[dict[str, Any]]) -> Path:
+        import pandas as pd
+
+        return atomic_write_text(self.file(self.HISTORY), pd.DataFrame(rows).to_csv(index=False))
+
+    def read_history(self):
+        """``history.csv`` as a DataFrame (one row per finished epoch)."""
+        import pandas as pd
+
+        return pd.read_csv(self.file(self.HISTORY))
+
+    def write_metrics(self, metrics: dict[str, Any]) -> Path:
+        return atomic_write_json(self.file(self.METRICS), metrics)
+
+    def read_metrics(self) -> dict[str, Any]:
+        return json.loads(self.file(self.METRICS).read_text())
+
+    def write_predictions(self, **arrays: Any) -> Path:
+        """Save arrays such as ``val_probs``, ``val_labels``, ``test_probs``, ``test_labels``."""
+        import numpy as np
+
+        with atomic_open(self.file(self.PREDICTIONS), "wb") as f:
+            np.savez_compressed(f, **arrays)
+        return self.file(self.PREDICTIONS)
+
+    def read_predictions(self) -> dict[str, Any]:
+        import numpy as np
+
+        with np.load(self.file(self.PREDICTIONS)) as z:
+            return {k: z[k] for k in z.files}
+
+
+def find_runs(runs_dir: str | os.PathLike) -> list[RunFolder]:
+    """Every finished run directly under ``runs_dir``, sorted by name."""
+    root = Path(runs_dir)
+    if not root.is_dir():
+        return []
+    return [RunFolder(p) for p in sorted(root.iterdir()) if RunFolder(p).is_finished()]

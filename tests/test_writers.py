@@ -9,11 +9,11 @@ import pytest
 import torch
 from PIL import Image
 
+from fer_course.atomic import atomic_open
 from fer_course.data.readers import load_fer2013
 from fer_course.data.synthetic import make_synthetic_fer
 from fer_course.data.types import IMAGE_SIZE
 from fer_course.data.writers import (
-    _atomic_file,
     rows_in_csv_order,
     write_image_folders,
     write_kaggle_csv,
@@ -87,7 +87,7 @@ def test_csv_bad_variant_writes_nothing(data, tmp_path):
 def test_atomic_file_leaves_old_file_on_failure(tmp_path):
     target = tmp_path / "out.csv"
     target.write_text("old")
-    with pytest.raises(RuntimeError), _atomic_file(target) as handle:
+    with pytest.raises(RuntimeError), atomic_open(target) as handle:
         handle.write("half")
         raise RuntimeError("interrupted")
     assert target.read_text() == "old"

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from ..atomic import atomic_open
 
 CACHE_FORMAT = 1
 CACHE_DIR_NAME = ".fer_course_cache"
@@ -55,15 +56,8 @@ def cache_path(source: Path, fingerprint: str, variant: str = "") -> Path:
 
 def save_npz_atomic(path: Path, **arrays: np.ndarray) -> Path:
     """Write an uncompressed ``.npz`` atomically: a killed write never leaves a broken file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb") as f:
+        np.savez(f, **arrays)
     return path
 
 

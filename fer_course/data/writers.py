@@ -21,14 +21,13 @@ import csv
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from PIL import Image
 
+from fer_course.atomic import atomic_open
 from fer_course.data.types import SPLIT_TO_USAGE, FERData
 
 CSV_HEADERS: dict[str, list[str]] = {
@@ -58,21 +57,6 @@ def rows_in_csv_order(data: FERData) -> tuple[np.ndarray, np.ndarray, np.ndarray
             np.concatenate(usage)[order])
 
 
-@contextmanager
-def _atomic_file(path: Path, mode: str = "w", **open_args) -> Iterator:
-    """Open a temporary file next to ``path``; it replaces ``path`` only if the block succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode, **open_args) as handle:
-            yield handle
-        os.chmod(tmp, 0o644)  # mkstemp makes files private; these are ordinary data files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_kaggle_csv(
     data: FERData, path: str | os.PathLike, variant: Literal["fer2013", "icml"] = "fer2013"
 ) -> Path:
@@ -92,7 +76,7 @@ def write_kaggle_csv(
         raise ValueError(f"variant must be one of {sorted(CSV_HEADERS)}, got {variant!r}")
     path = Path(path)
     _, images, labels, usage = rows_in_csv_order(data)
-    with _atomic_file(path, "w", newline="", encoding="utf-8") as handle:
+    with atomic_open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(CSV_HEADERS[variant])
         for image, label, use in zip(images, labels, usage, strict=True):
@@ -176,7 +160,7 @@ def write_npz(data: FERData, path: str | os.PathLike) -> Path:
     """
     path = Path(path)
     _, images, labels, usage = rows_in_csv_order(data)
-    with _atomic_file(path, "wb") as handle:
+    with atomic_open(path, "wb") as handle:
         np.savez_compressed(handle, images=images.astype(np.uint8),
                             labels=labels.astype(np.int64), usage=usage.astype(str))
     return path
