@@ -151,3 +151,41 @@ def augmentation_grid(image: torch.Tensor, config: AugmentConfig, draws: int = 8
         ax.set_title(f"{round(float(angle)):+d}°{' flip' if bool(flip) else ''}", fontsize=8)
         ax.axis("off")
     return fig
+
+
+def training_curves(history: pd.DataFrame, title: str = "") -> Figure:
+    """Accuracy and loss against epoch, train vs val; the best validation epoch is marked."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), layout="constrained")
+    best = int(history.loc[history["val_loss"].idxmin(), "epoch"])
+    for ax, metric in zip(axes, ("acc", "loss")):
+        ax.plot(history["epoch"], history[f"train_{metric}"], "o-", label="train (augmented)")
+        ax.plot(history["epoch"], history[f"val_{metric}"], "o-", label="val")
+        ax.axvline(best, color="grey", ls=":", lw=1, label=f"lowest val loss (epoch {best})")
+        ax.set(xlabel="epoch", ylabel="accuracy" if metric == "acc" else "cross-entropy")
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title)
+    return fig
+
+
+def confusion_matrices(metrics: dict, classes: Sequence[str], splits=("val", "test"),
+                       title: str = "") -> Figure:
+    """Confusion matrices (rows: true class) per split: counts, and normalised by row."""
+    fig, axes = plt.subplots(len(splits), 2, figsize=(11, 4.4 * len(splits)), squeeze=False,
+                             layout="constrained")
+    for row, split in zip(axes, splits):
+        cm = np.array(metrics[split]["confusion_matrix"])
+        norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+        for ax, values, fmt, what in ((row[0], cm, "d", "counts"),
+                                      (row[1], norm, ".2f", "share of the true class")):
+            sns.heatmap(values, annot=True, fmt=fmt, cmap="Blues", cbar=False, ax=ax,
+                        xticklabels=classes, yticklabels=classes, annot_kws={"fontsize": 8})
+            ax.set(xlabel="predicted", ylabel="true",
+                   title=f"{split}: {what} (accuracy {metrics[split]['accuracy']:.3f})")
+    fig.suptitle(title)
+    return fig
+
+
+def per_class_recall(metrics: dict, classes: Sequence[str], splits=("train", "val", "test"),
+                     ) -> pd.DataFrame:
+    """Recall (accuracy within each true class) per split, as a table."""
+    return pd.DataFrame({s: metrics[s]["per_class_recall"] for s in splits}, index=list(classes))

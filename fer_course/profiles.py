@@ -36,6 +36,7 @@ class Profile:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     lr_factor: float = 0.5  # ReduceLROnPlateau factor on validation loss
+    plateau_patience: int = 10  # epochs without improvement before the cut (PyTorch's default)
     weights: str | None = None  # "imagenet", None (random init) or a local file
     train_limit: int | None = None  # use at most this many training images (None: all)
     synthetic_sizes: tuple[int, int, int] = (560, 140, 140)  # train, val, test when synthetic
@@ -64,12 +65,12 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke",
         description="synthetic data, tiny images and models, one short epoch: CI on a CPU",
-        data="synthetic", image_size=32, epochs=1, batch_size=32, lr=1e-2,
+        data="synthetic", image_size=32, epochs=1, batch_size=32, lr=1e-2, plateau_patience=1,
     ),
     "cpu": Profile(
         name="cpu",
         description="real FER-2013 at small size, about 20 minutes a chapter on 2 CPU cores",
-        data="fer2013", image_size=48, epochs=3, batch_size=128, lr=1e-2, train_limit=None,
+        data="fer2013", image_size=48, epochs=10, batch_size=128, lr=1e-2, plateau_patience=1,
     ),
     "paper": Profile(
         name="paper",

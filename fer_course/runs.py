@@ -194,3 +194,15 @@ def find_runs(runs_dir: str | os.PathLike) -> list[RunFolder]:
     if not root.is_dir():
         return []
     return [RunFolder(p) for p in sorted(root.iterdir()) if RunFolder(p).is_finished()]
+
+
+RUNS_DIR_ENV = "FER_COURSE_RUNS_DIR"
+
+
+def default_runs_dir(profile_name: str) -> Path:
+    """``$FER_COURSE_RUNS_DIR/<profile>`` if that variable is set, else ``runs/<profile>``.
+
+    >>> default_runs_dir("smoke").name
+    'smoke'
+    """
+    return Path(os.environ.get(RUNS_DIR_ENV, "runs")) / profile_name

@@ -1,0 +1,148 @@
+"""``fer_course.batch``: a chapter notebook run once per model, failures recorded, reruns skip.
+
+The fixture notebook is a test double of a chapter: it rejects unknown backbones and
+writes fake metrics (plus what its kernel saw) where the real chapter writes its run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from fer_course.batch import SKIPPED, check_notebook, main, parse_value, run_batch
+from fer_course.runs import RunFolder
+
+CHAPTER = Path(__file__).resolve().parents[1] / "book" / "02_backbones.ipynb"
+
+PARAMETERS = 'profile = None\narch = "resnet18"\nruns_dir = "runs"\ndata_path = None\nepochs = 1'
+CHECK = ('if arch not in {"resnet18", "vgg11", "resnet34", "sleepy"}:\n'
+         '    raise ValueError(f"unknown backbone {arch}")')
+WRITE = """import os
+from pathlib import Path
+from fer_course.runs import RunFolder
+if arch == "sleepy":
+    import time
+    time.sleep(120)
+RunFolder(Path(runs_dir) / arch).write_metrics({
+    "train": {"accuracy": 0.9}, "val": {"accuracy": 0.7}, "test": {"accuracy": 0.6},
+    "wall_time_s": 1.5, "cuda": os.environ.get("CUDA_VISIBLE_DEVICES"), "cwd": os.getcwd(),
+    "epochs": epochs, "profile": profile, "data_path": data_path,
+})"""
+
+
+def make_notebook(folder: Path, tagged: bool = True) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(PARAMETERS), nbformat.v4.new_code_cell(CHECK),
+                nbformat.v4.new_code_cell(WRITE)]
+    if tagged:
+        nb.cells[0].metadata["tags"] = ["parameters"]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    path = folder / "chapter" / "fake.ipynb"
+    path.parent.mkdir(parents=True)
+    nbformat.write(nb, path)
+    return path
+
+
+def read_summary(out: Path) -> pd.DataFrame:
+    return pd.read_csv(out / "summary.csv").set_index("model")
+
+
+def metrics(out: Path, model: str) -> dict:
+    return RunFolder(out / "runs" / model).read_metrics()
+
+
+def test_failures_are_recorded_and_reruns_skip_finished(tmp_path: Path, capsys) -> None:
+    notebook, out = make_notebook(tmp_path), tmp_path / "batch"
+    data = tmp_path / "fer2013.csv"
+    data.write_text("emotion,pixels,Usage\n")
+    argv = [str(notebook), "--profile", "smoke", "--models", "resnet18,vgg11,nope",
+            "--out", str(out), "--data-path", str(data), "-p", "epochs", "2"]
+    assert main(argv) == 1
+
+    summary = read_summary(out)
+    assert list(summary.index) == ["resnet18", "vgg11", "nope"]
+    assert list(summary["status"]) == ["ok", "ok", "failed"]
+    assert summary.loc["vgg11", "test_acc"] == pytest.approx(0.6)
+    assert "ValueError: unknown backbone nope" in summary.loc["nope", "error"]
+    assert "Traceback" not in summary.loc["nope", "error"]
+    for model in summary.index:
+        assert (out / summary.loc[model, "notebook"]).is_file()
+    assert "unknown backbone nope" in capsys.readouterr().out  # the printed table
+
+    seen = metrics(out, "resnet18")
+    assert seen["epochs"] == 2 and seen["profile"] == "smoke"
+    assert seen["data_path"] == str(data.resolve())
+    assert seen["cwd"] == str(notebook.parent)  # relative paths work inside the notebook
+    executed = nbformat.read(out / "notebooks" / "resnet18.ipynb", as_version=4)
+    injected = next(c for c in executed.cells
+                    if "injected-parameters" in c.metadata.get("tags", []))
+    assert "epochs = 2" in injected.source and 'arch = "resnet18"' in injected.source
+    assert f'runs_dir = "{out / "runs"}"' in injected.source
+
+    t0, stamp = time.perf_counter(), (out / "notebooks" / "vgg11.ipynb").stat().st_mtime_ns
+    assert main(argv) == 1
+    assert (out / "notebooks" / "vgg11.ipynb").stat().st_mtime_ns == stamp  # no kernel ran
+    summary = read_summary(out)
+    assert list(summary["status"]) == [SKIPPED, SKIPPED, "failed"]
+    assert summary.loc["resnet18", "val_acc"] == pytest.approx(0.7)
+    assert "unknown backbone nope" in summary.loc["nope", "error"]
+    assert time.perf_counter() - t0 < 60
+
+
+def test_one_job_per_gpu_sees_only_its_gpu(tmp_path: Path) -> None:
+    notebook, out = make_notebook(tmp_path), tmp_path / "batch"
+    summary = run_batch(notebook, ["resnet18", "vgg11"], out, gpus=["0", "1"], log=None)
+    assert list(summary["status"]) == ["ok", "ok"]
+    assert {metrics(out, m)["cuda"] for m in ("resnet18", "vgg11")} <= {"0", "1"}
+    assert metrics(out, "resnet18")["profile"] is None  # no --profile: the notebook's default
+
+
+def test_a_job_past_its_timeout_fails_and_the_batch_goes_on(tmp_path: Path) -> None:
+    notebook, out = make_notebook(tmp_path), tmp_path / "batch"
+    summary = run_batch(notebook, ["sleepy"], out, timeout_s=5, log=None)
+    assert summary.loc[0, "status"] == "failed"
+    assert "TimeoutError" in summary.loc[0, "error"]
+    assert summary.loc[0, "seconds"] < 60
+
+
+def test_notebook_errors_come_before_any_run(tmp_path: Path, capsys) -> None:
+    untagged = make_notebook(tmp_path, tagged=False)
+    with pytest.raises(ValueError, match="no cell tagged 'parameters'"):
+        run_batch(untagged, ["resnet18"], tmp_path / "batch")
+    assert main([str(untagged), "--models", "resnet18", "--out", str(tmp_path / "b")]) == 2
+    assert "no cell tagged 'parameters'" in capsys.readouterr().err
+    missing = tmp_path / "nowhere.ipynb"
+    assert main([str(missing), "--out", str(tmp_path / "b")]) == 2
+    assert str(missing) in capsys.readouterr().err
+    assert not (tmp_path / "batch").exists() and not (tmp_path / "b").exists()
+
+
+def test_parameter_checks(tmp_path: Path) -> None:
+    notebook = make_notebook(tmp_path)
+    assert check_notebook(notebook) == {"profile", "arch", "runs_dir", "data_path", "epochs"}
+    with pytest.raises(ValueError, match="set by the batch"):
+        run_batch(notebook, ["resnet18"], tmp_path / "batch", extra={"arch": "vgg11"})
+    with pytest.raises(ValueError, match="model names"):
+        run_batch(notebook, ["../escape"], tmp_path / "batch")
+    assert [parse_value(v) for v in ("2", "0.5", "null", "true", "imagenet")] == [
+        2, 0.5, None, True, "imagenet"]
+    assert json.loads('"x"') == parse_value('"x"')
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CHAPTER.exists(), reason="book/02_backbones.ipynb not written yet")
+def test_real_chapter_over_three_models(tmp_path: Path) -> None:
+    out = tmp_path / "batch"
+    argv = [str(CHAPTER), "--profile", "smoke", "--models", "resnet18,vgg11,nope",
+            "--out", str(out)]
+    assert main(argv) == 1
+    summary = read_summary(out)
+    assert list(summary["status"]) == ["ok", "ok", "failed"]
+    assert summary.loc[["resnet18", "vgg11"], "test_acc"].notna().all()
+    assert "nope" in summary.loc["nope", "error"]

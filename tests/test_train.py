@@ -1,0 +1,109 @@
+"""The training engine: run folders, resume after a kill, loading a finished run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+from fer_course.data import make_synthetic_fer
+from fer_course.profiles import get_profile
+from fer_course.runs import RunFolder
+from fer_course.train import RunMismatchError, fit
+
+TINY = dict(image_size=32, epochs=2, batch_size=32)
+
+
+@pytest.fixture(scope="module")
+def tiny_data():
+    return make_synthetic_fer(140, 35, 35, seed=3)
+
+
+def test_fit_writes_a_complete_run_folder(tiny_data, tmp_path: Path) -> None:
+    result = fit(tiny_data, "resnet18", get_profile("smoke", **TINY), tmp_path / "r18",
+                 progress=False)
+    run = result.run
+    assert not result.loaded and result.resumed_from_epoch == 0
+    history = run.read_history()
+    assert list(history["epoch"]) == [1, 2]
+    assert {"train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds",
+            "train_images_per_s"} <= set(history.columns)
+    metrics = run.read_metrics()
+    for split in ("train", "val", "test"):
+        assert 0 <= metrics[split]["accuracy"] <= 1
+        assert len(metrics[split]["per_class_recall"]) == 7
+        assert "macro_f1" in metrics[split]
+    preds = run.read_predictions()
+    assert preds["test_probs"].shape == (35, 7) and preds["val_labels"].shape == (35,)
+    assert torch.allclose(torch.from_numpy(preds["val_probs"]).sum(1), torch.ones(35), atol=1e-4)
+    card = json.loads(run.file(RunFolder.CARD).read_text())
+    assert card["profile"]["name"] == "smoke" and card["wall_time_s"] is not None
+    checkpoint = torch.load(run.file(RunFolder.CHECKPOINT), weights_only=True)
+    assert checkpoint["epoch"] == 2
+
+
+def test_finished_run_is_loaded_not_retrained(tiny_data, tmp_path: Path, monkeypatch) -> None:
+    profile = get_profile("smoke", **{**TINY, "epochs": 1})
+    first = fit(tiny_data, "resnet18", profile, tmp_path / "r18", progress=False)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished run was built again")
+
+    monkeypatch.setattr("fer_course.train.build_backbone", no_training)
+    again = fit(tiny_data, "resnet18", profile, tmp_path / "r18", progress=False)
+    assert again.loaded and again.metrics["test"] == first.metrics["test"]
+    with pytest.raises(RunMismatchError, match=r"lr: saved 0.01, asked 0.5"):
+        fit(tiny_data, "resnet18", profile.overridden(lr=0.5), tmp_path / "r18", progress=False)
+
+
+SCRIPT = """
+import os, signal, sys
+import torch
+from fer_course.data import make_synthetic_fer
+from fer_course.profiles import get_profile
+from fer_course.train import fit
+
+torch.set_num_threads(1)  # two processes of this test never share a core
+kill = sys.argv[2] == "kill"
+
+def die_mid_epoch(epoch, batch):
+    if kill and epoch == 1 and batch == 2:  # epoch 1 checkpointed, epoch 2 half done
+        os.kill(os.getpid(), signal.SIGKILL)
+
+data = make_synthetic_fer(140, 35, 35, seed=3)
+profile = get_profile("smoke", image_size=32, epochs=3, batch_size=32, lr=0.02)
+fit(data, "resnet18", profile, sys.argv[1], progress=False, callbacks=[die_mid_epoch])
+"""
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_identical_metrics(tmp_path: Path) -> None:
+    script = tmp_path / "train_once.py"
+    script.write_text(textwrap.dedent(SCRIPT))
+
+    def run(folder: Path, mode: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(script), str(folder), mode],
+                              capture_output=True, text=True, timeout=600)
+
+    straight = run(tmp_path / "straight", "go")
+    assert straight.returncode == 0, straight.stderr
+
+    killed = run(tmp_path / "killed", "kill")
+    assert killed.returncode == -9, killed.stderr  # SIGKILL, mid-epoch 2
+    folder = RunFolder(tmp_path / "killed")
+    assert not folder.is_finished()
+    assert torch.load(folder.file(RunFolder.CHECKPOINT), weights_only=True)["epoch"] == 1
+
+    resumed = run(tmp_path / "killed", "go")
+    assert resumed.returncode == 0, resumed.stderr
+    a, b = RunFolder(tmp_path / "straight").read_metrics(), folder.read_metrics()
+    for split in ("train", "val", "test"):
+        assert a[split] == b[split], split
+    ha, hb = (RunFolder(tmp_path / p).read_history() for p in ("straight", "killed"))
+    assert ha[["train_loss", "val_loss", "val_acc", "lr"]].equals(
+        hb[["train_loss", "val_loss", "val_acc", "lr"]])
