@@ -88,6 +88,11 @@ class RunCard:
         """Write the card as json, atomically."""
         return atomic_write_json(path, self.to_dict())
 
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> RunCard:
+        """A card saved by ``save``: what produced a run folder, where and how long it took."""
+        return cls(**json.loads(Path(path).read_text()))
+
     def __str__(self) -> str:
         p = self.profile
         lines = [

@@ -89,6 +89,76 @@ def _evaluate_loss_and_accuracy(probs: np.ndarray, labels: torch.Tensor) -> tupl
     return loss, float((probs.argmax(1) == y).mean())
 
 
+class TrainingSetup:
+    """Model, optimiser, scheduler and loss of one run, on one device, and its training step.
+
+    >>> from fer_course.profiles import get_profile
+    >>> setup = TrainingSetup("resnet18", get_profile("smoke"), num_classes=7, device="cpu")
+    >>> x, y = setup.augmented_batch(torch.zeros(4, 48, 48, dtype=torch.uint8),
+    ...                              torch.zeros(4, dtype=torch.long), torch.arange(4))
+    >>> x.shape, float(setup.step(x, y)[0]) > 0
+    (torch.Size([4, 3, 32, 32]), True)
+    """
+
+    def __init__(self, arch: str, profile: Profile, num_classes: int,
+                 device: torch.device | str | None = None) -> None:
+        self.device = pick_device(device)
+        self.on_gpu = self.device.type == "cuda"
+        torch.manual_seed(profile.seed)  # the initial weights
+        weights = None if profile.weights in (None, "none", "scratch") else profile.weights
+        model = build_backbone(arch, num_classes=num_classes, weights=weights)
+        memory_format = torch.channels_last if self.on_gpu else torch.preserve_format
+        self.model = model.to(self.device, memory_format=memory_format)
+        self.optimizer = torch.optim.SGD(model.parameters(), lr=profile.lr,
+                                         momentum=profile.momentum,
+                                         weight_decay=profile.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            self.optimizer, mode="min", factor=profile.lr_factor,
+            patience=profile.plateau_patience)
+        bf16 = self.on_gpu and torch.cuda.is_bf16_supported()
+        self.amp_dtype = torch.bfloat16 if bf16 else torch.float16
+        # float16 needs loss scaling against underflow; bfloat16 does not
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.on_gpu and not bf16)
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=profile.label_smoothing)
+        self.aug = AugmentConfig(image_size=profile.image_size)
+
+    def augmented_batch(self, images: torch.Tensor, labels: torch.Tensor, idx: torch.Tensor,
+                        generator: torch.Generator | None = None,
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Gather ``idx`` from the uint8 images on the device and augment them there."""
+        x = train_transform(images[idx], self.aug, generator)
+        if self.on_gpu:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, labels[idx]
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One optimiser step on a ready batch; returns (loss, logits), still on the device."""
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.on_gpu):
+            logits = self.model(x)
+            loss = self.criterion(logits, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return loss.detach(), logits.detach()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+
+    def validate(self, data: FERData) -> tuple[float, float]:
+        """Validation loss (cross-entropy, no smoothing) and accuracy of the current weights."""
+        probs = predict_probabilities(self.model, data.val.images, self.aug, device=self.device,
+                                      channels_last=self.on_gpu, amp=self.on_gpu)
+        return _evaluate_loss_and_accuracy(probs, data.val.labels)
+
+
 def fit(
     data: FERData,
     arch: str,
@@ -111,89 +181,40 @@ def fit(
         _check_settings(run, metrics["settings"], settings)
         return RunResult(run, metrics, run.read_history(), profile.epochs, loaded=True)
 
-    device = pick_device(device)
-    on_gpu = device.type == "cuda"
-    card = RunCard.start(f"fit {arch}", profile, device).record_data(data)
-    torch.manual_seed(profile.seed)  # the initial weights
-    weights = None if profile.weights in (None, "none", "scratch") else profile.weights
-    model = build_backbone(arch, num_classes=len(data.classes), weights=weights)
-    model = model.to(device, memory_format=torch.channels_last if on_gpu else torch.preserve_format)
-    optimizer = torch.optim.SGD(model.parameters(), lr=profile.lr, momentum=profile.momentum,
-                                weight_decay=profile.weight_decay)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="min", factor=profile.lr_factor, patience=profile.plateau_patience)
-    amp_dtype = torch.bfloat16 if on_gpu and torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler(device.type, enabled=on_gpu and amp_dtype == torch.float16)
-    criterion = nn.CrossEntropyLoss(label_smoothing=profile.label_smoothing)
-    aug = AugmentConfig(image_size=profile.image_size)
-
+    setup = TrainingSetup(arch, profile, len(data.classes), device)
+    card = RunCard.start(f"fit {arch}", profile, setup.device).record_data(data)
     history: list[dict[str, Any]] = []
     start_epoch = 0
     checkpoint = run.load_checkpoint()
     if checkpoint is not None:
         _check_settings(run, checkpoint["settings"], settings)
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        scheduler.load_state_dict(checkpoint["scheduler"])
-        scaler.load_state_dict(checkpoint["scaler"])
+        setup.load_state_dict(checkpoint)
         history, start_epoch = checkpoint["history"], checkpoint["epoch"]
 
     images, labels = _training_subset(data, profile.train_limit, profile.seed)
-    images, labels = images.to(device), labels.to(device)
-    n, batch_size = len(labels), profile.batch_size
-    n_batches = n // batch_size + (1 if n % batch_size >= 2 else 0)  # no batch of one
+    images, labels = images.to(setup.device), labels.to(setup.device)
+    n_batches = _batches_per_epoch(len(labels), profile.batch_size)
+    bar = tqdm(total=(profile.epochs - start_epoch) * n_batches, disable=not progress,
+               desc=arch, unit="batch")
     for epoch in range(start_epoch, profile.epochs):
         t0 = time.perf_counter()
-        torch.manual_seed(_epoch_seed(profile.seed, epoch))  # dropout
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(
-            _epoch_seed(profile.seed, epoch))).to(device)
-        aug_gen = torch.Generator(device).manual_seed(_epoch_seed(profile.seed, epoch))
-        model.train()
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device, dtype=torch.long)
-        seen = 0
-        bar = tqdm(range(n_batches), desc=f"{arch} epoch {epoch + 1}/{profile.epochs}",
-                   disable=not progress, leave=False)
-        for b in bar:
-            idx = order[b * batch_size:(b + 1) * batch_size]
-            x = train_transform(images[idx], aug, aug_gen)
-            if on_gpu:
-                x = x.contiguous(memory_format=torch.channels_last)
-            y = labels[idx]
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=on_gpu):
-                logits = model(x)
-                loss = criterion(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            loss_sum += loss.detach() * len(y)
-            correct += (logits.argmax(1) == y).sum()
-            seen += len(y)
-            if b % 20 == 0 or b == n_batches - 1:  # a host sync only now and then
-                bar.set_postfix(loss=f"{loss_sum.item() / seen:.3f}",
-                                acc=f"{correct.item() / seen:.3f}")
-            for callback in callbacks:
-                callback(epoch, b)
+        bar.set_description(f"{arch} epoch {epoch + 1}/{profile.epochs}")
+        loss, acc, seen = _train_one_epoch(setup, images, labels, profile, epoch, bar, callbacks)
         train_seconds = time.perf_counter() - t0
-        val_probs = predict_probabilities(model, data.val.images, aug, device=device,
-                                          channels_last=on_gpu, amp=on_gpu)
-        val_loss, val_acc = _evaluate_loss_and_accuracy(val_probs, data.val.labels)
-        lr = optimizer.param_groups[0]["lr"]
-        scheduler.step(val_loss)
+        val_loss, val_acc = setup.validate(data)
+        lr = setup.optimizer.param_groups[0]["lr"]
+        setup.scheduler.step(val_loss)
         history.append({
-            "epoch": epoch + 1, "train_loss": loss_sum.item() / seen,
-            "train_acc": correct.item() / seen, "val_loss": val_loss, "val_acc": val_acc,
-            "lr": lr, "seconds": time.perf_counter() - t0,
+            "epoch": epoch + 1, "train_loss": loss, "train_acc": acc, "val_loss": val_loss,
+            "val_acc": val_acc, "lr": lr, "seconds": time.perf_counter() - t0,
             "train_images_per_s": seen / train_seconds,
         })
-        run.save_checkpoint({
-            "settings": settings, "epoch": epoch + 1, "history": history,
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
-        })
+        bar.set_postfix(loss=f"{loss:.3f}", acc=f"{acc:.3f}", val_acc=f"{val_acc:.3f}")
+        run.save_checkpoint({"settings": settings, "epoch": epoch + 1, "history": history,
+                             **setup.state_dict()})
         run.write_history(history)
-    metrics = _final_evaluation(model, data, aug, device, on_gpu, run)
+    bar.close()
+    metrics = _final_evaluation(setup, data, run)
     metrics["settings"] = settings
     metrics["history_last"] = history[-1] if history else None
     card.finish().save(run.file(RunFolder.CARD))
@@ -202,14 +223,47 @@ def fit(
     return RunResult(run, metrics, run.read_history(), start_epoch, loaded=False)
 
 
-def _final_evaluation(model: nn.Module, data: FERData, aug: AugmentConfig,
-                      device: torch.device, on_gpu: bool, run: RunFolder) -> dict[str, Any]:
+def _batches_per_epoch(n: int, batch_size: int) -> int:
+    return n // batch_size + (1 if n % batch_size >= 2 else 0)  # never a batch of one
+
+
+def _train_one_epoch(setup: TrainingSetup, images: torch.Tensor, labels: torch.Tensor,
+                     profile: Profile, epoch: int, bar: tqdm,
+                     callbacks: Sequence[BatchCallback]) -> tuple[float, float, int]:
+    """One pass over the training images; returns mean loss, accuracy and images seen."""
+    seed = _epoch_seed(profile.seed, epoch)
+    torch.manual_seed(seed)  # dropout
+    n, batch_size = len(labels), profile.batch_size
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).to(setup.device)
+    generator = torch.Generator(setup.device).manual_seed(seed)
+    n_batches = _batches_per_epoch(n, batch_size)
+    setup.model.train()
+    loss_sum = torch.zeros((), device=setup.device)
+    correct = torch.zeros((), device=setup.device, dtype=torch.long)
+    seen = 0
+    for b in range(n_batches):
+        x, y = setup.augmented_batch(images, labels, order[b * batch_size:(b + 1) * batch_size],
+                                     generator)
+        loss, logits = setup.step(x, y)
+        loss_sum += loss * len(y)
+        correct += (logits.argmax(1) == y).sum()
+        seen += len(y)
+        bar.update()
+        if b % 20 == 0:  # a host sync only now and then
+            bar.set_postfix(loss=f"{loss_sum.item() / seen:.3f}",
+                            acc=f"{correct.item() / seen:.3f}")
+        for callback in callbacks:
+            callback(epoch, b)
+    return loss_sum.item() / seen, correct.item() / seen, seen
+
+
+def _final_evaluation(setup: TrainingSetup, data: FERData, run: RunFolder) -> dict[str, Any]:
     """Predict every split with the final weights; save val/test predictions; return metrics."""
     metrics: dict[str, Any] = {"classes": list(data.classes)}
     saved = {}
     for name, split in data.splits().items():
-        probs = predict_probabilities(model, split.images, aug, device=device,
-                                      channels_last=on_gpu, amp=on_gpu)
+        probs = predict_probabilities(setup.model, split.images, setup.aug, device=setup.device,
+                                      channels_last=setup.on_gpu, amp=setup.on_gpu)
         result = classification_metrics(probs.argmax(1), split.labels.numpy(), len(data.classes))
         loss, _ = _evaluate_loss_and_accuracy(probs, split.labels)
         metrics[name] = {**result, "loss": loss if math.isfinite(loss) else None}
