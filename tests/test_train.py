@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from fer_course.data import make_synthetic_fer
+from fer_course.models import PAPER_BACKBONES
 from fer_course.profiles import get_profile
 from fer_course.runs import RunFolder
 from fer_course.train import RunMismatchError, fit
@@ -65,6 +66,7 @@ SCRIPT = """
 import os, signal, sys
 import torch
 from fer_course.data import make_synthetic_fer
+from fer_course.models import PAPER_BACKBONES
 from fer_course.profiles import get_profile
 from fer_course.train import fit
 
@@ -107,3 +109,19 @@ def test_killed_run_resumes_to_identical_metrics(tmp_path: Path) -> None:
     ha, hb = (RunFolder(tmp_path / p).read_history() for p in ("straight", "killed"))
     assert ha[["train_loss", "val_loss", "val_acc", "lr"]].equals(
         hb[["train_loss", "val_loss", "val_acc", "lr"]])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", PAPER_BACKBONES)
+def test_every_paper_backbone_trains_in_smoke(arch: str, tmp_path: Path) -> None:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small batches: one thread is faster than two that wait
+    try:
+        data = make_synthetic_fer(70, 14, 14, seed=4)
+        profile = get_profile("smoke", image_size=32, epochs=1, batch_size=35)
+        result = fit(data, arch, profile, tmp_path / arch, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    history = result.run.read_history()
+    assert len(history) == 1 and history["train_loss"].notna().all()
+    assert result.run.read_predictions()["test_probs"].shape == (14, 7)
