@@ -54,8 +54,8 @@ class RunMismatchError(ValueError):
 
 def run_settings(arch: str, profile: Profile, data: FERData) -> dict[str, Any]:
     """Everything that defines a run, in json form; a resumed run must match it exactly."""
-    settings = {"arch": arch, **profile.as_dict(), "data_source": data.source,
-                "data_counts": data.counts()}
+    knobs = {k: v for k, v in profile.as_dict().items() if k != "description"}
+    settings = {"arch": arch, **knobs, "data_source": data.source, "data_counts": data.counts()}
     return json.loads(json.dumps(settings))  # tuples become lists, as they come back from disk
 
 

@@ -23,3 +23,27 @@ def small_synthetic():
     from fer_course.data.synthetic import make_synthetic_fer
 
     return make_synthetic_fer(140, 35, 35, seed=1)
+
+
+KAGGLE_AND_DATA_ENV = (
+    "KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN", "KAGGLE_CONFIG_DIR", "XDG_CONFIG_HOME",
+    "FER2013_PATH", "COLAB_RELEASE_TAG",
+)
+
+
+@pytest.fixture
+def offline_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """HOME and the working directory in tmp, no Kaggle or data variables, not in Colab,
+    so a developer's real token or data is never touched."""
+    from fer_course.data import locate
+
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("USERPROFILE", str(home))
+    for name in KAGGLE_AND_DATA_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(locate, "in_colab", lambda: False)
+    return tmp_path

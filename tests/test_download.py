@@ -27,25 +27,10 @@ SECRET = "supersecret123"
 USER = "student_fer"
 CSV = b"emotion,pixels,Usage\n3," + b" ".join([b"0"] * 2304) + b",Training\n"
 
-KAGGLE_ENV = (
-    "KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN", "KAGGLE_CONFIG_DIR", "XDG_CONFIG_HOME",
-    "FER2013_PATH", "COLAB_RELEASE_TAG",
-)
-
-
 @pytest.fixture(autouse=True)
-def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """HOME and the working directory in tmp, no Kaggle variables, not in Colab."""
-    home, work = tmp_path / "home", tmp_path / "work"
-    home.mkdir()
-    work.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("USERPROFILE", str(home))
-    for name in KAGGLE_ENV:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(work)
-    monkeypatch.setattr(locate, "in_colab", lambda: False)
-    return tmp_path
+def sandbox(offline_home: Path) -> Path:
+    """Every test here runs in the offline sandbox of ``conftest.offline_home``."""
+    return offline_home
 
 
 def with_secret(monkeypatch: pytest.MonkeyPatch) -> None:

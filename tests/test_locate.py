@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from fer_course.data import locate
 from fer_course.data.locate import (
     COMPETITION,
     DATASET,
@@ -23,18 +22,9 @@ CSV = b"emotion,pixels,Usage\n3," + b" ".join([b"0"] * 2304) + b",Training\n"
 
 
 @pytest.fixture(autouse=True)
-def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """HOME and the working directory in tmp, no FER2013_PATH, not in Colab."""
-    home, work = tmp_path / "home", tmp_path / "work"
-    home.mkdir()
-    work.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("USERPROFILE", str(home))
-    for name in ("FER2013_PATH", "COLAB_RELEASE_TAG"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(work)
-    monkeypatch.setattr(locate, "in_colab", lambda: False)
-    return tmp_path
+def sandbox(offline_home: Path) -> Path:
+    """Every test here runs in the offline sandbox of ``conftest.offline_home``."""
+    return offline_home
 
 
 # --------------------------------------------------------------------------- messages
