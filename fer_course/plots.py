@@ -189,3 +189,23 @@ def per_class_recall(metrics: dict, classes: Sequence[str], splits=("train", "va
                      ) -> pd.DataFrame:
     """Recall (accuracy within each true class) per split, as a table."""
     return pd.DataFrame({s: metrics[s]["per_class_recall"] for s in splits}, index=list(classes))
+
+
+def top_k_figure(curves_by_order: dict[str, dict], best_single: float | None = None,
+                 paper: float | None = None) -> Figure:
+    """Figure 3 of the paper: ensemble accuracy against the number of members, one panel
+    per member order, one line per voting rule."""
+    fig, axes = plt.subplots(1, len(curves_by_order), figsize=(5.5 * len(curves_by_order), 3.8),
+                             squeeze=False, sharey=True, layout="constrained")
+    for ax, (title, curves) in zip(axes[0], curves_by_order.items()):
+        ks = np.arange(1, len(curves["soft"]) + 1)
+        for rule in ("majority", "majority (random ties)", "weighted", "soft"):
+            ax.plot(ks, curves[rule], "o-", ms=3, label=rule)
+        if best_single is not None:
+            ax.axhline(best_single, color="grey", ls=":", label="best single model")
+        if paper is not None:
+            ax.axhline(paper, color="black", ls="--", lw=0.8, label="paper's best (74.0 %)")
+        ax.set(title=title, xlabel="number of models (k)", xticks=ks)
+    axes[0, 0].set_ylabel("test accuracy")
+    axes[0, -1].legend(fontsize=8, loc="lower right")
+    return fig

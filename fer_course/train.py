@@ -19,6 +19,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -273,3 +274,11 @@ def _final_evaluation(setup: TrainingSetup, data: FERData, run: RunFolder) -> di
             saved[f"{name}_rows"] = np.asarray(split.rows)
     run.write_predictions(**saved)
     return metrics
+
+
+def ensure_runs(data: FERData, archs: Sequence[str], profile: Profile,
+                runs_dir: str | os.PathLike, progress: bool = True) -> list[RunFolder]:
+    """A finished run for each of ``archs`` under ``runs_dir``: trained now if missing,
+    loaded if finished (so a chapter that needs runs can make its own)."""
+    return [fit(data, arch, profile, Path(runs_dir) / arch, progress=progress).run
+            for arch in archs]

@@ -46,3 +46,33 @@ def face_browser(data: FERData) -> widgets.Widget:
         control.observe(redraw, names="value")
     redraw()
     return widgets.VBox([widgets.HBox([split_box, class_box]), index, out])
+
+
+def top_k_slider(members, rule: str = "soft") -> widgets.Widget:
+    """Slide k; see the members of the top-k ensemble (ordered by validation accuracy) and
+    its validation and test accuracy under ``rule``."""
+    from .ensemble import RULES, ensemble_predictions, order_by
+
+    order = order_by(members.accuracies("val"))
+    k = widgets.IntSlider(value=min(3, len(order)), min=1, max=len(order), description="k")
+    rule_box = widgets.Dropdown(options=list(RULES), value=rule, description="rule")
+    out = widgets.Output()
+
+    def redraw(*_):
+        chosen = order[:k.value]
+        weights = members.accuracies("val")
+        names = ", ".join(members.names[i] for i in chosen)
+        lines = [f"top-{k.value} by validation accuracy: {names}"]
+        for split in ("val", "test"):
+            probs, labels = members.split(split)
+            predicted = ensemble_predictions(probs, chosen, rule_box.value, weights)
+            acc = (predicted == labels).mean()
+            lines.append(f"  {split} accuracy ({rule_box.value}): {acc:.4f}")
+        with out:
+            out.clear_output(wait=True)
+            print("\n".join(lines))
+
+    k.observe(redraw, names="value")
+    rule_box.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox([k, rule_box]), out])

@@ -1,0 +1,63 @@
+"""How long the ensemble analysis takes: every top-k curve for 17 models x 3,589 images.
+
+Covers both member orders (validation and test accuracy), every rule of
+``fer_course.ensemble.RULES`` and the tie rate, on random predictions of the real sizes.
+Run by hand: ``python benchmarks/bench_ensemble.py``; results in ``benchmarks/results/``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from fer_course.atomic import atomic_write_text
+from fer_course.devices import describe_device, machine_tag
+from fer_course.ensemble import greedy_selection, order_by, top_k_curve
+from fer_course.runs import library_versions
+
+N_MODELS, N_SAMPLES, N_CLASSES = 17, 3589, 7
+
+
+def main(repeats: int = 5) -> None:
+    rng = np.random.default_rng(0)
+    val_probs = rng.dirichlet(np.ones(N_CLASSES), size=(N_MODELS, N_SAMPLES)).astype(np.float32)
+    test_probs = rng.dirichlet(np.ones(N_CLASSES), size=(N_MODELS, N_SAMPLES)).astype(np.float32)
+    val_y, test_y = rng.integers(0, N_CLASSES, (2, N_SAMPLES))
+
+    def curves() -> None:
+        val_acc = (val_probs.argmax(-1) == val_y).mean(1)
+        test_acc = (test_probs.argmax(-1) == test_y).mean(1)
+        for order in (order_by(val_acc), order_by(test_acc)):
+            top_k_curve(test_probs, test_y, order, weights=val_acc)
+            top_k_curve(val_probs, val_y, order, weights=val_acc)
+
+    timings = {}
+    for name, action in (("all top-k curves (2 orders x val/test x 4 rules + tie rate)", curves),
+                         ("greedy forward selection on val (soft vote)",
+                          lambda: greedy_selection(val_probs, val_y))):
+        runs = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            action()
+            runs.append(time.perf_counter() - start)
+        timings[name] = (statistics.median(runs), max(runs))
+    text = "\n".join([
+        f"# Ensemble analysis speed: {describe_device('cpu')}", "",
+        f"- date: {date.today()}; {N_MODELS} models x {N_SAMPLES} images x {N_CLASSES} classes, "
+        f"median and worst of {repeats}",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in library_versions().items()), "",
+        "| what | median, s | worst, s |", "|---|---|---|",
+        *[f"| {k} | {a:.3f} | {b:.3f} |" for k, (a, b) in timings.items()], "",
+    ])
+    out = atomic_write_text(Path(__file__).parent / "results" / f"ensemble-{machine_tag()}.md",
+                            text)
+    print(text)
+    print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    main()
