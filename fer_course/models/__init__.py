@@ -1,9 +1,10 @@
-"""The networks of the course: the seed paper's torchvision backbones.
+"""The networks of the course: the seed paper's torchvision backbones and its autoencoder.
 
 >>> build_backbone("resnet18").fc.out_features
 7
 """
 
+from fer_course.models.autoencoder import MultitaskAutoencoder, build_autoencoder
 from fer_course.models.backbones import (
     BACKBONE_FAMILIES,
     BACKBONES,
@@ -21,6 +22,8 @@ from fer_course.models.backbones import (
 )
 
 __all__ = [
+    "MultitaskAutoencoder",
+    "build_autoencoder",
     "BACKBONES",
     "BACKBONE_FAMILIES",
     "DISPLAY_NAMES",
