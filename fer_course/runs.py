@@ -62,11 +62,13 @@ class RunCard:
     _t0: float = field(default_factory=time.perf_counter, repr=False)
 
     @classmethod
-    def start(cls, chapter: str, profile: Profile, device: torch.device | str | None = None,
-              ) -> RunCard:
-        """A card for a run beginning now, on ``device`` (default: ``pick_device()``)."""
+    def start(cls, chapter: str, profile: Profile | dict[str, Any],
+              device: torch.device | str | None = None) -> RunCard:
+        """A card for a run beginning now, on ``device`` (default: ``pick_device()``).
+        ``profile`` is a ``Profile`` or any dict of the run's settings."""
+        settings = profile.as_dict() if isinstance(profile, Profile) else dict(profile)
         return cls(
-            chapter=chapter, profile=profile.as_dict(),
+            chapter=chapter, profile=settings,
             device=describe_device(device or pick_device()), versions=library_versions(),
             started=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         )
@@ -95,12 +97,14 @@ class RunCard:
 
     def __str__(self) -> str:
         p = self.profile
-        lines = [
-            f"run card · {self.chapter}",
-            f"  profile   {p['name']}: {p['description']}",
-            f"  knobs     image {p['image_size']} px, {p['epochs']} epochs, "
-            f"batch {p['batch_size']}, lr {p['lr']}, seed {p['seed']}",
-        ]
+        lines = [f"run card · {self.chapter}"]
+        if "description" in p:  # a profile
+            lines += [f"  profile   {p['name']}: {p['description']}",
+                      f"  knobs     image {p['image_size']} px, {p['epochs']} epochs, "
+                      f"batch {p['batch_size']}, lr {p['lr']}, seed {p['seed']}"]
+        else:  # any other settings
+            lines += textwrap.wrap(", ".join(f"{k} {v}" for k, v in p.items()), width=78,
+                                   initial_indent="  settings  ", subsequent_indent=" " * 12)
         if self.data:
             c = self.data["counts"]
             lines.append(f"  data      {self.data['source']}: train {c['train']:,} / "
