@@ -209,3 +209,37 @@ def top_k_figure(curves_by_order: dict[str, dict], best_single: float | None = N
     axes[0, 0].set_ylabel("test accuracy")
     axes[0, -1].legend(fontsize=8, loc="lower right")
     return fig
+
+
+def _to_gray_01(x: torch.Tensor) -> np.ndarray:
+    """First channel of a normalised ``[3, S, S]`` tensor, back on the 0-1 scale."""
+    return denormalize(x.float(), AugmentConfig(image_size=x.shape[-1]))[0].numpy()
+
+
+def reconstruction_grid(images: torch.Tensor, reconstructions: dict[str, torch.Tensor],
+                        ) -> Figure:
+    """Figure 5: originals (top row) above their reconstructions, one row per model."""
+    rows = 1 + len(reconstructions)
+    fig, axes = plt.subplots(rows, len(images), figsize=(1.3 * len(images), 1.45 * rows),
+                             squeeze=False, layout="constrained")
+    for col, face in enumerate(images):
+        _show_face(axes[0, col], face)
+        for row, recon in enumerate(reconstructions.values(), start=1):
+            axes[row, col].imshow(_to_gray_01(recon[col]), cmap="gray", vmin=0, vmax=1)
+            axes[row, col].axis("off")
+    axes[0, 0].set_title("original", loc="left", fontsize=9)
+    for row, name in enumerate(reconstructions, start=1):
+        axes[row, 0].set_title(name, loc="left", fontsize=9)
+    return fig
+
+
+def interpolation_strip(frames: torch.Tensor, title: str = "") -> Figure:
+    """Decoded faces along a straight line between two latent codes, left to right."""
+    fig, axes = plt.subplots(1, len(frames), figsize=(1.3 * len(frames), 1.7),
+                             layout="constrained")
+    for i, (ax, frame) in enumerate(zip(axes, frames)):
+        ax.imshow(_to_gray_01(frame), cmap="gray", vmin=0, vmax=1)
+        ax.set_title(f"t={i / max(len(frames) - 1, 1):.2f}", fontsize=8)
+        ax.axis("off")
+    fig.suptitle(title)
+    return fig

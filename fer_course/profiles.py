@@ -42,6 +42,8 @@ class Profile:
     synthetic_sizes: tuple[int, int, int] = (560, 140, 140)  # train, val, test when synthetic
     label_smoothing: float = 0.0
     seed: int = 0
+    ae_epochs: int = 50  # autoencoder chapters (the paper's autoencoder converged in 50)
+    ae_train_limit: int | None = None  # autoencoder chapters: training images used
 
     def overridden(self, **overrides: Any) -> Profile:
         """A copy with the given fields replaced; ``None`` values are ignored.
@@ -66,11 +68,13 @@ PROFILES: dict[str, Profile] = {
         name="smoke",
         description="synthetic data, tiny images and models, one short epoch: CI on a CPU",
         data="synthetic", image_size=32, epochs=1, batch_size=32, lr=1e-2, plateau_patience=1,
+        ae_epochs=1, ae_train_limit=128,
     ),
     "cpu": Profile(
         name="cpu",
         description="real FER-2013 at small size, about 20 minutes a chapter on 2 CPU cores",
         data="fer2013", image_size=48, epochs=10, batch_size=128, lr=1e-2, plateau_patience=1,
+        ae_epochs=6, ae_train_limit=3000,
     ),
     "paper": Profile(
         name="paper",

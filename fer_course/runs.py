@@ -197,12 +197,16 @@ class RunFolder:
             return {k: z[k] for k in z.files}
 
 
-def find_runs(runs_dir: str | os.PathLike) -> list[RunFolder]:
-    """Every finished run directly under ``runs_dir``, sorted by name."""
+def find_runs(runs_dir: str | os.PathLike, setting: str | None = None) -> list[RunFolder]:
+    """Every finished run directly under ``runs_dir``, sorted by name; with ``setting``,
+    only runs whose settings have that key (``"arch"``: the backbone runs of ``fit``)."""
     root = Path(runs_dir)
     if not root.is_dir():
         return []
-    return [RunFolder(p) for p in sorted(root.iterdir()) if RunFolder(p).is_finished()]
+    runs = [RunFolder(p) for p in sorted(root.iterdir()) if RunFolder(p).is_finished()]
+    if setting is not None:
+        runs = [r for r in runs if setting in r.read_metrics().get("settings", {})]
+    return runs
 
 
 RUNS_DIR_ENV = "FER_COURSE_RUNS_DIR"

@@ -22,7 +22,7 @@ def table5(runs_dir: str | os.PathLike) -> pd.DataFrame:
     """One row per finished backbone run under ``runs_dir``, in the paper's Table 5 order,
     with the paper's accuracies beside ours (accuracies as fractions)."""
     rows = []
-    for run in find_runs(runs_dir):
+    for run in find_runs(runs_dir, setting="arch"):
         m = run.read_metrics()
         s = m["settings"]
         paper = PAPER_TABLE5.get(s["arch"], (float("nan"),) * 3)

@@ -70,6 +70,18 @@ class AutoencoderRecipe:
             raise ValueError("classify_frozen needs encoder_run: a finished reconstruct run")
 
 
+def recipe_for(profile, task: str, **overrides: Any) -> AutoencoderRecipe:
+    """The profile's autoencoder sizes (epochs, batch, training images, seed) for ``task``.
+
+    >>> from fer_course.profiles import get_profile
+    >>> recipe_for(get_profile("cpu"), "multitask", lam=0.0).train_limit
+    5000
+    """
+    sizes = {"epochs": profile.ae_epochs, "batch_size": profile.batch_size,
+             "train_limit": profile.ae_train_limit, "seed": profile.seed}
+    return AutoencoderRecipe(task, **{**sizes, **overrides})
+
+
 class _Setup:
     """Model, optimiser and schedule of one recipe, and the loss of its task."""
 
@@ -99,7 +111,8 @@ class _Setup:
         ce = F.cross_entropy(logits, y)
         loss = {"reconstruct": mse, "classify_frozen": ce,
                 "multitask": ce + self.recipe.lam * mse}[self.recipe.task]
-        return {"loss": loss, "mse": mse, "ce": ce, "logits": logits}
+        return {"loss": loss, "mse": mse, "ce": ce, "logits": logits,
+                "reconstruction": reconstruction}
 
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
@@ -116,12 +129,15 @@ def evaluate_split(setup: _Setup, images: torch.Tensor, labels: torch.Tensor,
                    batch_size: int = 512) -> dict[str, Any]:
     """Mean loss, MSE and CE, plus probabilities, of the current weights on one split."""
     setup.model.eval()
-    sums = {"loss": 0.0, "mse": 0.0, "ce": 0.0}
+    sums = {"loss": 0.0, "mse": 0.0, "ce": 0.0, "mse_pixels": 0.0}
+    std = torch.tensor(INPUT.std, device=setup.device).view(1, 3, 1, 1)
     probs = []
     for start in range(0, len(labels), batch_size):
         x = eval_transform(images[start:start + batch_size].to(setup.device), INPUT)
         y = labels[start:start + batch_size].to(setup.device)
         parts = setup.losses(x, y)
+        # the same error on the 0-1 pixel scale (the paper's, without normalisation)
+        parts["mse_pixels"] = F.mse_loss(parts["reconstruction"] * std, x * std)
         for key in sums:
             sums[key] += float(parts[key]) * len(y)
         probs.append(torch.softmax(parts["logits"].float(), 1).cpu())
@@ -171,15 +187,20 @@ def fit_autoencoder(data: FERData, recipe: AutoencoderRecipe, run_dir: str | os.
     bar.close()
     metrics: dict[str, Any] = {"classes": list(data.classes), "settings": settings}
     saved = {}
-    for name, split in data.splits().items():
-        result = evaluate_split(setup, split.images, split.labels)
+    # "train" means the images trained on (a subset when train_limit is set)
+    evaluated = {"train": (images.cpu(), labels.cpu()), "val": (data.val.images, data.val.labels),
+                 "test": (data.test.images, data.test.labels)}
+    for name, (split_images, split_labels) in evaluated.items():
+        result = evaluate_split(setup, split_images, split_labels)
         predicted = result["probs"].argmax(1)
-        metrics[name] = {**classification_metrics(predicted, split.labels.numpy(),
+        metrics[name] = {**classification_metrics(predicted, split_labels.numpy(),
                                                   len(data.classes)),
-                         "loss": result["loss"], "mse": result["mse"]}
+                         "loss": result["loss"], "mse": result["mse"],
+                         "mse_pixels": result["mse_pixels"]}
         if name != "train":
+            split = data.splits()[name]
             saved.update({f"{name}_probs": result["probs"].astype(np.float32),
-                          f"{name}_labels": split.labels.numpy(),
+                          f"{name}_labels": split_labels.numpy(),
                           f"{name}_rows": np.asarray(split.rows)})
     run.write_predictions(**saved)
     card.finish().save(run.file(RunFolder.CARD))
@@ -217,3 +238,18 @@ def _train_epoch(setup: _Setup, images: torch.Tensor, labels: torch.Tensor, epoc
         for callback in callbacks:
             callback(epoch, b)
     return {k: v.item() / seen for k, v in sums.items()}
+
+
+def load_autoencoder(run_dir: str | os.PathLike, device: torch.device | str = "cpu"):
+    """The trained model of an autoencoder run folder, in eval mode."""
+    checkpoint = RunFolder(run_dir).load_checkpoint(map_location=device)
+    model = build_autoencoder(checkpoint["settings"]["latent_dim"]).to(device)
+    model.load_state_dict(checkpoint["model"])
+    return model.eval()
+
+
+@torch.no_grad()
+def reconstruct(model, images: torch.Tensor) -> torch.Tensor:
+    """Reconstructions ``[B, 3, 48, 48]`` (normalised, like the input) of uint8 faces."""
+    device = next(model.parameters()).device
+    return model(eval_transform(images.to(device), INPUT))[1].cpu()

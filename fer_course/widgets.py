@@ -76,3 +76,50 @@ def top_k_slider(members, rule: str = "soft") -> widgets.Widget:
     rule_box.observe(redraw, names="value")
     redraw()
     return widgets.VBox([widgets.HBox([k, rule_box]), out])
+
+
+def reconstruction_browser(data: FERData, models: dict) -> widgets.Widget:
+    """Pick a test face; see its reconstruction by each model (``{name: autoencoder}``)."""
+    from .plots import reconstruction_grid
+    from .train_autoencoder import reconstruct
+
+    index = widgets.IntSlider(value=0, min=0, max=len(data.test) - 1, description="test face",
+                              continuous_update=False)
+    out = widgets.Output()
+
+    def redraw(*_):
+        face = data.test.images[index.value:index.value + 1]
+        with out:
+            out.clear_output(wait=True)
+            reconstruction_grid(face, {n: reconstruct(m, face) for n, m in models.items()})
+            plt.show()
+
+    index.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([index, out])
+
+
+def interpolation_browser(data: FERData, model) -> widgets.Widget:
+    """Pick two test faces; see the faces decoded along the line between their codes."""
+    from .augment import AugmentConfig, eval_transform
+    from .plots import interpolation_strip
+
+    first = widgets.IntSlider(value=0, min=0, max=len(data.test) - 1, description="face A",
+                              continuous_update=False)
+    second = widgets.IntSlider(value=1, min=0, max=len(data.test) - 1, description="face B",
+                               continuous_update=False)
+    out = widgets.Output()
+
+    def redraw(*_):
+        faces = eval_transform(data.test.images[[first.value, second.value]],
+                               AugmentConfig(image_size=48))
+        frames = model.interpolate(faces[0:1], faces[1:2], steps=8)
+        with out:
+            out.clear_output(wait=True)
+            interpolation_strip(frames, title=f"test faces {first.value} -> {second.value}")
+            plt.show()
+
+    first.observe(redraw, names="value")
+    second.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox([first, second]), out])
