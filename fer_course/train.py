@@ -83,6 +83,25 @@ def _check_settings(run: RunFolder, saved: dict[str, Any], wanted: dict[str, Any
         )
 
 
+def load_finished(run: RunFolder, settings: dict[str, Any], epochs: int) -> RunResult | None:
+    """The result of ``run`` if it is finished (with the same settings), else ``None``."""
+    if not run.is_finished():
+        return None
+    metrics = run.read_metrics()
+    _check_settings(run, metrics["settings"], settings)
+    return RunResult(run, metrics, run.read_history(), epochs, loaded=True)
+
+
+def resume(run: RunFolder, settings: dict[str, Any], setup: Any) -> tuple[list[dict], int]:
+    """Load the last checkpoint of ``run`` into ``setup``; returns (history, epochs done)."""
+    checkpoint = run.load_checkpoint()
+    if checkpoint is None:
+        return [], 0
+    _check_settings(run, checkpoint["settings"], settings)
+    setup.load_state_dict(checkpoint)
+    return checkpoint["history"], checkpoint["epoch"]
+
+
 def _evaluate_loss_and_accuracy(probs: np.ndarray, labels: torch.Tensor) -> tuple[float, float]:
     y = labels.numpy()
     picked = probs[np.arange(len(y)), y]
@@ -177,20 +196,12 @@ def fit(
     """
     run = RunFolder(run_dir)
     settings = run_settings(arch, profile, data)
-    if run.is_finished():
-        metrics = run.read_metrics()
-        _check_settings(run, metrics["settings"], settings)
-        return RunResult(run, metrics, run.read_history(), profile.epochs, loaded=True)
-
+    finished = load_finished(run, settings, profile.epochs)
+    if finished is not None:
+        return finished
     setup = TrainingSetup(arch, profile, len(data.classes), device)
     card = RunCard.start(f"fit {arch}", profile, setup.device).record_data(data)
-    history: list[dict[str, Any]] = []
-    start_epoch = 0
-    checkpoint = run.load_checkpoint()
-    if checkpoint is not None:
-        _check_settings(run, checkpoint["settings"], settings)
-        setup.load_state_dict(checkpoint)
-        history, start_epoch = checkpoint["history"], checkpoint["epoch"]
+    history, start_epoch = resume(run, settings, setup)
 
     images, labels = _training_subset(data, profile.train_limit, profile.seed)
     images, labels = images.to(setup.device), labels.to(setup.device)

@@ -39,9 +39,10 @@ from .train import (
     BatchCallback,
     RunResult,
     _batches_per_epoch,
-    _check_settings,
     _epoch_seed,
     _training_subset,
+    load_finished,
+    resume,
 )
 
 TASKS = ("reconstruct", "classify_frozen", "multitask")
@@ -152,19 +153,13 @@ def fit_autoencoder(data: FERData, recipe: AutoencoderRecipe, run_dir: str | os.
     run = RunFolder(run_dir)
     settings = json.loads(json.dumps({**asdict(recipe), "data_source": data.source,
                                       "data_counts": data.counts()}))
-    if run.is_finished():
-        metrics = run.read_metrics()
-        _check_settings(run, metrics["settings"], settings)
-        return RunResult(run, metrics, run.read_history(), recipe.epochs, loaded=True)
+    finished = load_finished(run, settings, recipe.epochs)
+    if finished is not None:
+        return finished
     device = pick_device(device)
     setup = _Setup(recipe, device)
     card = RunCard.start(f"autoencoder {recipe.task}", asdict(recipe), device).record_data(data)
-    history, start_epoch = [], 0
-    checkpoint = run.load_checkpoint()
-    if checkpoint is not None:
-        _check_settings(run, checkpoint["settings"], settings)
-        setup.load_state_dict(checkpoint)
-        history, start_epoch = checkpoint["history"], checkpoint["epoch"]
+    history, start_epoch = resume(run, settings, setup)
     images, labels = _training_subset(data, recipe.train_limit, recipe.seed)
     images, labels = images.to(device), labels.to(device)
     n_batches = _batches_per_epoch(len(labels), recipe.batch_size)
