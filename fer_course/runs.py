@@ -75,7 +75,11 @@ class RunCard:
 
     def record_data(self, data: Any) -> RunCard:
         """Note the data set's source, split sizes and notes (a ``FERData``)."""
-        self.data = {"source": data.source, "counts": data.counts(), "notes": list(data.notes)}
+        return self.record_source(data.source, data.counts(), data.notes)
+
+    def record_source(self, source: str, counts: dict[str, int], notes: Any = ()) -> RunCard:
+        """Note the data by name and split sizes, e.g. as a run folder's settings give them."""
+        self.data = {"source": source, "counts": dict(counts), "notes": list(notes)}
         return self
 
     def finish(self) -> RunCard:

@@ -53,9 +53,15 @@ class RunMismatchError(ValueError):
     """The run folder holds a run made with other settings than the ones asked for."""
 
 
+BACKBONE_KNOBS = ("name", "image_size", "epochs", "batch_size", "lr", "momentum",
+                  "weight_decay", "lr_factor", "plateau_patience", "weights", "train_limit",
+                  "label_smoothing", "seed")
+"""The profile fields that shape a backbone run (others, such as prose, do not)."""
+
+
 def run_settings(arch: str, profile: Profile, data: FERData) -> dict[str, Any]:
     """Everything that defines a run, in json form; a resumed run must match it exactly."""
-    knobs = {k: v for k, v in profile.as_dict().items() if k != "description"}
+    knobs = {k: getattr(profile, k) for k in BACKBONE_KNOBS}
     settings = {"arch": arch, **knobs, "data_source": data.source, "data_counts": data.counts()}
     return json.loads(json.dumps(settings))  # tuples become lists, as they come back from disk
 
