@@ -207,7 +207,8 @@ def top_k_figure(curves_by_order: dict[str, dict], best_single: float | None = N
             ax.axhline(paper, color="black", ls="--", lw=0.8, label="paper's best (74.0 %)")
         ax.set(title=title, xlabel="number of models (k)", xticks=ks)
     axes[0, 0].set_ylabel("test accuracy")
-    axes[0, -1].legend(fontsize=8, loc="lower right")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=8)
     return fig
 
 

@@ -36,3 +36,18 @@ def test_figures_draw(small_synthetic) -> None:
     titles = [ax.get_title() for ax in figures[-1].axes[2:]]
     assert all(t.rstrip(" flip").endswith("°") for t in titles)
     plt.close("all")
+
+
+def test_top_k_and_autoencoder_figures(small_synthetic) -> None:
+    import numpy as np
+    import torch
+
+    curves = {r: np.array([0.5, 0.52, 0.55]) for r in
+              ("majority", "majority (random ties)", "weighted", "soft")}
+    fig = plots.top_k_figure({"by val": curves, "by test": curves}, best_single=0.5)
+    assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 5  # 4 rules + best single
+    faces = small_synthetic.test.images[:3]
+    recon = {"latent 8": torch.zeros(3, 3, 48, 48), "latent 16": torch.ones(3, 3, 48, 48)}
+    assert len(plots.reconstruction_grid(faces, recon).axes) == 9
+    assert len(plots.interpolation_strip(torch.zeros(4, 3, 48, 48)).axes) == 4
+    plt.close("all")
