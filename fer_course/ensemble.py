@@ -70,10 +70,10 @@ def majority_vote(labels: np.ndarray, rng: np.random.Generator | None = None,
 def weighted_vote(labels: np.ndarray, weights: Sequence[float] | np.ndarray,
                   num_classes: int = 7) -> np.ndarray:
     """Each model's vote counts ``weights[m]`` (e.g. its validation accuracy); ties go to
-    the lowest tied class.
+    the lowest tied class. One strong model can outvote two weak ones:
 
     >>> weighted_vote(np.array([[0], [1], [1]]), [0.9, 0.4, 0.4], num_classes=2)
-    array([1])
+    array([0])
     """
     labels = _check_labels(labels)
     if len(weights) != len(labels):

@@ -76,7 +76,7 @@ def recipe_for(profile, task: str, **overrides: Any) -> AutoencoderRecipe:
 
     >>> from fer_course.profiles import get_profile
     >>> recipe_for(get_profile("cpu"), "multitask", lam=0.0).train_limit
-    5000
+    3000
     """
     sizes = {"epochs": profile.ae_epochs, "batch_size": profile.batch_size,
              "train_limit": profile.ae_train_limit, "seed": profile.seed}
