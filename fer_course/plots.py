@@ -204,7 +204,7 @@ def top_k_figure(curves_by_order: dict[str, dict], best_single: float | None = N
         if best_single is not None:
             ax.axhline(best_single, color="grey", ls=":", label="best single model")
         if paper is not None:
-            ax.axhline(paper, color="black", ls="--", lw=0.8, label="paper's best (74.0 %)")
+            ax.axhline(paper, color="black", ls="--", lw=0.8, label=f"paper's best ({paper:.1%})")
         ax.set(title=title, xlabel="number of models (k)", xticks=ks)
     axes[0, 0].set_ylabel("test accuracy")
     handles, labels = axes[0, 0].get_legend_handles_labels()
