@@ -1,7 +1,7 @@
 """Training throughput per backbone: the real pipeline against the ceiling.
 
 Pipeline: what ``fer_course.train.fit`` does per batch — gather uint8 faces on the device,
-augment them there (``TrainingSetup.augmented_batch``), one optimiser step.
+augment them there (``BackboneTask.train_batch``), one optimiser step.
 Ceiling: the same step on a ready-made float batch already on the device (no data work).
 The ratio says how much the data pipeline costs; the goal on a GPU is >= 90 %.
 
@@ -26,8 +26,9 @@ from fer_course.atomic import atomic_write_text
 from fer_course.devices import describe_device, machine_tag, pick_device
 from fer_course.models import PAPER_BACKBONES
 from fer_course.profiles import get_profile
+from fer_course.recipes import backbone_recipe
 from fer_course.runs import library_versions
-from fer_course.train import TrainingSetup
+from fer_course.train import BackboneTask
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -50,11 +51,11 @@ def images_per_second(step, batch_size: int, device: torch.device, warmup: int,
 
 
 def measure(arch: str, image_size: int, batch_size: int, device: torch.device, warmup: int,
-            batches: int, n_images: int = 4096) -> tuple[float, float]:
+            batches: int, n_images: int = 4096, precision: str = "auto") -> tuple[float, float]:
     """(pipeline, ceiling) images/s of ``arch``."""
     profile = get_profile("paper", image_size=image_size, batch_size=batch_size,
-                          weights="scratch")
-    setup = TrainingSetup(arch, profile, num_classes=7, device=device)
+                          weights="scratch", precision=precision)
+    task = BackboneTask(backbone_recipe(arch, profile), num_classes=7, device=device)
     images = torch.randint(0, 256, (n_images, 48, 48), dtype=torch.uint8, device=device)
     labels = torch.randint(0, 7, (n_images,), device=device)
     generator = torch.Generator(device).manual_seed(0)
@@ -64,13 +65,14 @@ def measure(arch: str, image_size: int, batch_size: int, device: torch.device, w
     def pipeline_step() -> None:
         start = position[0] % (n_images - batch_size)
         position[0] += batch_size
-        setup.step(*setup.augmented_batch(images, labels,
-                                          order[start:start + batch_size], generator))
+        idx = order[start:start + batch_size]
+        task.step(task.train_batch(images[idx], generator), labels[idx])
 
-    ready_x, ready_y = setup.augmented_batch(images, labels, order[:batch_size], generator)
-    setup.model.train()
+    ready_x, ready_y = task.train_batch(images[order[:batch_size]], generator), labels[
+        order[:batch_size]]
+    task.train_mode()
     pipeline = images_per_second(pipeline_step, batch_size, device, warmup, batches)
-    ceiling = images_per_second(lambda: setup.step(ready_x, ready_y), batch_size, device,
+    ceiling = images_per_second(lambda: task.step(ready_x, ready_y), batch_size, device,
                                 warmup, batches)
     return pipeline, ceiling
 

@@ -4,6 +4,12 @@ Everything works on arrays that run folders already hold (``predictions.npz``), 
 model is run again. Hard votes take class labels ``[n_models, n_samples]``; the soft vote
 takes probabilities ``[n_models, n_samples, n_classes]``.
 
+Each rule is implemented once, by ``majority_vote``, ``weighted_vote`` or ``soft_vote``
+(random ties by ``break_ties``). ``ensemble_predictions`` and ``top_k_curve`` map a rule
+to its function in one shared place, and ``greedy_selection`` calls
+``ensemble_predictions``, so a curve point is exactly the accuracy of that ensemble,
+random tie-breaks included.
+
 >>> majority_vote(np.array([[0, 1], [0, 2], [1, 2]]))
 array([0, 2])
 """
@@ -11,12 +17,34 @@ array([0, 2])
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import Enum
 
 import numpy as np
 
 from .data.types import CLASSES
 
-RULES: tuple[str, ...] = ("majority", "majority (random ties)", "weighted", "soft")
+
+class Rule(str, Enum):
+    """How the members' predictions become one; the plain strings work everywhere too.
+
+    >>> Rule("soft") is Rule.SOFT, str(Rule.MAJORITY_RANDOM_TIES)
+    (True, 'majority (random ties)')
+    """
+
+    MAJORITY = "majority"
+    MAJORITY_RANDOM_TIES = "majority (random ties)"
+    WEIGHTED = "weighted"
+    SOFT = "soft"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def _missing_(cls, value: object) -> Rule:
+        raise ValueError(f"unknown rule {value!r}; choose one of {RULES}")
+
+
+RULES: tuple[str, ...] = tuple(rule.value for rule in Rule)
 
 
 def _check_labels(labels: np.ndarray) -> np.ndarray:
@@ -27,44 +55,68 @@ def _check_labels(labels: np.ndarray) -> np.ndarray:
     return labels
 
 
+def one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """``labels`` with a new last axis of ``num_classes``: 1.0 at the label, 0.0 elsewhere.
+
+    >>> one_hot(np.array([2, 0]), 3).tolist()
+    [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
+    """
+    return np.eye(num_classes)[labels]
+
+
 def vote_counts(labels: np.ndarray, num_classes: int, weights: np.ndarray | None = None,
                 ) -> np.ndarray:
-    """Votes per class ``[n_samples, num_classes]`` (each model's vote weighted if asked).
+    """Votes per class ``[n_samples, num_classes]``: the sum over models m of
+    ``weights[m] * one_hot(labels[m])``, every weight 1 when none are given.
 
     >>> vote_counts(np.array([[0, 1], [0, 2]]), 3).tolist()
     [[2.0, 0.0, 0.0], [0.0, 1.0, 1.0]]
     """
     labels = _check_labels(labels)
-    n_models, n_samples = labels.shape
-    w = np.ones(n_models) if weights is None else np.asarray(weights, dtype=np.float64)
-    counts = np.zeros((n_samples, num_classes))
-    for m in range(n_models):
-        np.add.at(counts, (np.arange(n_samples), labels[m]), w[m])
-    return counts
+    w = np.ones(len(labels)) if weights is None else np.asarray(weights, dtype=np.float64)
+    return (w[:, None, None] * one_hot(labels, num_classes)).sum(0)
 
 
-def _argmax_ties(scores: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
-    """Row-wise argmax; a tie goes to a uniformly random tied class with ``rng``, else the
-    lowest tied class (``np.argmax`` takes the first maximum)."""
+def break_ties(scores: np.ndarray, rng: np.random.Generator | int | None = None) -> np.ndarray:
+    """The class with the highest score, row by row. A tie goes to a uniformly random tied
+    class when ``rng`` (a generator or an int seed) is given, else to the lowest tied class.
+
+    >>> scores = np.array([[2, 2, 0], [0, 1, 3]])
+    >>> break_ties(scores).tolist()
+    [0, 2]
+    >>> break_ties(scores, rng=0)[0].item() in (0, 1)
+    True
+    """
     if rng is None:
         return scores.argmax(-1)
-    top = scores == scores.max(-1, keepdims=True)
-    return np.where(top, rng.random(scores.shape), -1.0).argmax(-1)
+    # One draw per (sample, class), tied or not: a seed gives the same draws for any k.
+    noise = np.random.default_rng(rng).random(scores.shape)
+    tied = scores == scores.max(-1, keepdims=True)
+    return np.where(tied, noise, -1.0).argmax(-1)
 
 
-def majority_vote(labels: np.ndarray, rng: np.random.Generator | None = None,
+def tie_rate(labels: np.ndarray, num_classes: int) -> float:
+    """The share of samples whose majority vote ties (two classes or more share the most votes).
+
+    >>> tie_rate(np.array([[0, 1], [1, 1]]), 2)
+    0.5
+    """
+    counts = vote_counts(labels, num_classes)
+    return float(((counts == counts.max(-1, keepdims=True)).sum(-1) > 1).mean())
+
+
+def majority_vote(labels: np.ndarray, rng: np.random.Generator | int | None = None,
                   num_classes: int | None = None) -> np.ndarray:
     """Combine the class predictions of several models by majority vote.
 
     labels: int array ``[n_models, n_samples]``. A tie goes to a random tied class when
-    ``rng`` is given (the paper's rule), else to the lowest tied class index.
+    ``rng`` (a generator or a seed) is given (the paper's rule), else to the lowest one.
 
     >>> majority_vote(np.array([[0, 1], [0, 2], [1, 2]]))
     array([0, 2])
     """
     labels = _check_labels(labels)
-    k = num_classes or int(labels.max()) + 1
-    return _argmax_ties(vote_counts(labels, k), rng)
+    return break_ties(vote_counts(labels, num_classes or int(labels.max()) + 1), rng)
 
 
 def weighted_vote(labels: np.ndarray, weights: Sequence[float] | np.ndarray,
@@ -93,33 +145,72 @@ def soft_vote(probs: np.ndarray) -> np.ndarray:
     return probs.mean(0).argmax(-1)
 
 
+def ensemble_predictions(probs: np.ndarray, members: Sequence[int], rule: Rule | str,
+                         weights: Sequence[float] | None = None, seed: int = 0) -> np.ndarray:
+    """Class predictions of the ensemble of ``members`` under ``rule`` (one of ``RULES``).
+
+    ``weights`` (one per model of ``probs``) are for the weighted vote, equal when not
+    given; ``seed`` breaks the ties of "majority (random ties)".
+
+    >>> probs = np.array([[[0.9, 0.1]], [[0.4, 0.6]], [[0.4, 0.6]]])  # one sure model
+    >>> [ensemble_predictions(probs, [0, 1, 2], rule).item() for rule in RULES]
+    [1, 1, 1, 0]
+    """
+    rule, members = Rule(rule), list(members)
+    chosen = np.asarray(probs)[members]
+    w = _weights_or_ones(weights, len(probs))[members]
+    return _combine(chosen, chosen.argmax(-1), rule, w, seed)
+
+
+def _weights_or_ones(weights: Sequence[float] | None, n_models: int) -> np.ndarray:
+    return np.ones(n_models) if weights is None else np.asarray(weights, dtype=np.float64)
+
+
+def _combine(probs: np.ndarray, votes: np.ndarray, rule: Rule, weights: np.ndarray,
+             seed: int) -> np.ndarray:
+    """All models of ``probs`` (``votes`` = ``probs.argmax(-1)``) voting by ``rule``: the
+    one place, shared by ``ensemble_predictions`` and ``top_k_curve``, that maps a rule to
+    its vote function."""
+    if rule is Rule.SOFT:
+        return soft_vote(probs)
+    if rule is Rule.WEIGHTED:
+        return weighted_vote(votes, weights, probs.shape[-1])
+    rng = seed if rule is Rule.MAJORITY_RANDOM_TIES else None
+    return majority_vote(votes, rng=rng, num_classes=probs.shape[-1])
+
+
+def accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
+    """The share of ``predicted`` equal to ``labels``.
+
+    >>> accuracy(np.array([0, 1, 2, 2]), np.array([0, 1, 2, 0]))
+    0.75
+    """
+    return float((np.asarray(predicted) == np.asarray(labels)).mean())
+
+
 def top_k_curve(probs: np.ndarray, labels: np.ndarray, order: Sequence[int],
                 weights: Sequence[float] | None = None, seed: int = 0) -> dict[str, np.ndarray]:
     """Accuracy of the ensemble of the first k members of ``order``, k = 1..len(order),
     for every rule in ``RULES``; plus the tie rate of the plain majority vote.
 
-    Cumulative vote counts make the whole curve one pass over the members.
+    Entry k - 1 of ``curves[rule]`` is exactly
+    ``accuracy(ensemble_predictions(probs, order[:k], rule, weights, seed), labels)``.
+
+    >>> probs = np.array([[[0.6, 0.4]], [[0.1, 0.9]]])
+    >>> curves = top_k_curve(probs, np.array([1]), [0, 1])
+    >>> curves["soft"].tolist(), curves["majority"].tolist(), curves["tie rate"].tolist()
+    ([0.0, 1.0], [0.0, 0.0], [0.0, 1.0])
     """
-    probs = np.asarray(probs)[list(order)]
-    n_models, n_samples, n_classes = probs.shape
-    votes = probs.argmax(-1)
-    w = np.ones(n_models) if weights is None else np.asarray(weights, dtype=np.float64)[
-        list(order)]
-    one_hot = np.zeros((n_models, n_samples, n_classes))
-    one_hot[np.arange(n_models)[:, None], np.arange(n_samples)[None, :], votes] = 1.0
-    counts = one_hot.cumsum(0)
-    weighted = (one_hot * w[:, None, None]).cumsum(0)
-    prob_sums = probs.cumsum(0)
-    rng = np.random.default_rng(seed)
-    top = counts == counts.max(-1, keepdims=True)
-    random_pick = np.where(top, rng.random(counts.shape), -1.0).argmax(-1)
-    curves = {
-        "majority": (counts.argmax(-1) == labels).mean(1),
-        "majority (random ties)": (random_pick == labels).mean(1),
-        "weighted": (weighted.argmax(-1) == labels).mean(1),
-        "soft": (prob_sums.argmax(-1) == labels).mean(1),
-        "tie rate": (top.sum(-1) > 1).mean(1),
-    }
+    order = list(order)
+    ordered = np.asarray(probs)[order]
+    votes = ordered.argmax(-1)  # computed once: the first k members' votes are votes[:k]
+    w = _weights_or_ones(weights, len(probs))[order]
+    ks = range(1, len(order) + 1)
+    curves = {}
+    for rule in Rule:
+        predictions = (_combine(ordered[:k], votes[:k], rule, w[:k], seed) for k in ks)
+        curves[rule.value] = np.array([accuracy(p, labels) for p in predictions])
+    curves["tie rate"] = np.array([tie_rate(votes[:k], ordered.shape[-1]) for k in ks])
     return curves
 
 
@@ -132,18 +223,20 @@ def order_by(accuracies: Sequence[float]) -> list[int]:
     return sorted(range(len(accuracies)), key=lambda i: -accuracies[i])
 
 
-def accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
-    return float((np.asarray(predicted) == np.asarray(labels)).mean())
-
-
-def greedy_selection(probs: np.ndarray, labels: np.ndarray, rule: str = "soft",
-                     max_members: int | None = None) -> tuple[list[int], list[float]]:
+def greedy_selection(probs: np.ndarray, labels: np.ndarray, rule: Rule | str = "soft",
+                     max_members: int | None = None, weights: Sequence[float] | None = None,
+                     seed: int = 0) -> tuple[list[int], list[float]]:
     """Forward selection: start empty, repeatedly add the member that most raises the
     ensemble's accuracy on ``labels`` (validation labels!), stop when nothing helps.
+    Any rule of ``RULES``; ``weights`` and ``seed`` as in ``ensemble_predictions``.
 
     Returns the chosen members in order and the accuracy after each addition.
+
+    >>> probs = np.array([[[0.6, 0.4], [0.6, 0.4]], [[0.2, 0.8], [0.7, 0.3]]])
+    >>> greedy_selection(probs, np.array([1, 0]), rule="majority")
+    ([1], [1.0])
     """
-    probs = np.asarray(probs)
+    rule = Rule(rule)
     chosen: list[int] = []
     scores: list[float] = []
     limit = max_members or len(probs)
@@ -152,11 +245,7 @@ def greedy_selection(probs: np.ndarray, labels: np.ndarray, rule: str = "soft",
         for m in range(len(probs)):
             if m in chosen:
                 continue
-            members = probs[chosen + [m]]
-            if rule == "soft":
-                predicted = soft_vote(members)
-            else:
-                predicted = majority_vote(members.argmax(-1), num_classes=probs.shape[-1])
+            predicted = ensemble_predictions(probs, chosen + [m], rule, weights, seed)
             score = accuracy(predicted, labels)
             if score > best_score:
                 best, best_score = m, score
@@ -220,35 +309,19 @@ class EnsembleMembers:
         return curves
 
 
-def ensemble_predictions(probs: np.ndarray, members: Sequence[int], rule: str,
-                         weights: Sequence[float] | None = None, seed: int = 0) -> np.ndarray:
-    """Class predictions of the ensemble of ``members`` under ``rule`` (one of ``RULES``)."""
-    chosen = np.asarray(probs)[list(members)]
-    votes, n_classes = chosen.argmax(-1), chosen.shape[-1]
-    if rule == "soft":
-        return soft_vote(chosen)
-    if rule == "weighted":
-        w = np.ones(len(chosen)) if weights is None else np.asarray(weights)[list(members)]
-        return weighted_vote(votes, w, n_classes)
-    if rule in ("majority", "majority (random ties)"):
-        rng = np.random.default_rng(seed) if rule == "majority (random ties)" else None
-        return majority_vote(votes, rng=rng, num_classes=n_classes)
-    raise ValueError(f"unknown rule {rule!r}; choose one of {RULES}")
-
-
-def selection_comparison(members: EnsembleMembers, rule: str) -> dict[str, dict]:
+def selection_comparison(members: EnsembleMembers, rule: Rule | str) -> dict[str, dict]:
     """The honest choice against the paper's, for one rule.
 
     honest: members ordered by validation accuracy, k chosen on the validation curve;
     leaky (the paper's): ordered by test accuracy, k chosen on the test curve itself.
     Each entry: the k chosen, its validation and test accuracy.
     """
+    rule = Rule(rule).value
     out = {}
     for name, split in (("honest (choose on val)", "val"), ("paper's (choose on test)", "test")):
-        on_choice = members.curves(split, split)[rule]
-        k = int(np.argmax(on_choice)) + 1  # the first k reaching the best value
-        val_curve, test_curve = members.curves(split, "val")[rule], members.curves(
-            split, "test")[rule]
-        out[name] = {"k": k, "val": float(val_curve[k - 1]), "test": float(test_curve[k - 1]),
-                     "members": list(members.curves(split, "test")["members"][:k])}
+        curves = {on: members.curves(split, on) for on in ("val", "test")}
+        k = int(np.argmax(curves[split][rule])) + 1  # the first k reaching the best value
+        out[name] = {"k": k, "val": float(curves["val"][rule][k - 1]),
+                     "test": float(curves["test"][rule][k - 1]),
+                     "members": list(curves["test"]["members"][:k])}
     return out

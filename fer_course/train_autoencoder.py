@@ -1,104 +1,87 @@
-"""Train the paper's autoencoder (Section 4.2) into run folders, resumably.
+"""The paper's autoencoder (Section 4.2) as tasks of the one engine (``fer_course.engine``).
 
-Three tasks share one loop, one model (``fer_course.models.autoencoder``) and the run
-folders of ``fer_course.train``:
+Three tasks share one model (``fer_course.models.autoencoder``):
 
-- ``reconstruct``: encoder and decoder alone, minimising the MSE of Eq. 1;
+- ``reconstruct``: encoder and decoder alone, minimising the MSE (Eq. 1);
 - ``classify_frozen``: a classifier on the frozen code of a finished ``reconstruct`` run;
-- ``multitask``: everything at once, minimising CE + lambda * MSE (Eq. 3).
+- ``multitask``: everything at once, minimising ``multitask_loss``, CE + λ·MSE (Eq. 3).
 
 All use Adam and the paper's schedule (``CutOnRisingLoss``: the learning rate x0.75 when
 the validation loss rose two epochs in a row). Inputs are the 48 px faces, gray repeated
 to three channels and normalised; no augmentation (the paper names none for this part).
-As in ``fit``, each epoch is seeded by ``(seed, epoch)``, so a resumed run ends exactly
-like an uninterrupted one, and a finished run is loaded instead of trained.
+
+>>> logits, labels = torch.tensor([[2.0, 0.0]]), torch.tensor([0])
+>>> x = torch.zeros(1, 3, 2, 2)
+>>> round(float(multitask_loss(logits, x + 0.5, x, labels, lam=2.0)[0]), 4)  # 0.1269 + 2 * 0.25
+0.6269
 """
 
 from __future__ import annotations
 
-import json
 import os
-import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from .augment import AugmentConfig, eval_transform
 from .data.types import FERData
 from .devices import pick_device
-from .evaluate import classification_metrics
-from .models.autoencoder import build_autoencoder
-from .runs import RunCard, RunFolder
+from .engine import BatchCallback, RunResult, train
+from .models.autoencoder import MultitaskAutoencoder, build_autoencoder
+from .precision import autocast, resolve_precision, uses_channels_last
+from .recipes import AutoencoderRecipe, autoencoder_recipe
+from .runs import RunFolder
 from .schedules import CutOnRisingLoss
-from .train import (
-    BatchCallback,
-    RunResult,
-    _batches_per_epoch,
-    _epoch_seed,
-    _training_subset,
-    load_finished,
-    resume,
-)
 
-TASKS = ("reconstruct", "classify_frozen", "multitask")
 INPUT = AugmentConfig(image_size=48)
+"""The autoencoder's input: 48 px, gray to three channels, ImageNet normalisation."""
+
+__all__ = ["AutoencoderRecipe", "AutoencoderTask", "autoencoder_recipe", "fit_autoencoder",
+           "load_autoencoder", "multitask_loss", "reconstruct"]
 
 
-@dataclass(frozen=True)
-class AutoencoderRecipe:
-    """What one autoencoder run does. ``lam`` weighs the MSE in ``multitask``;
-    ``encoder_run`` names the finished ``reconstruct`` run ``classify_frozen`` builds on."""
+def multitask_loss(logits: torch.Tensor, reconstruction: torch.Tensor, target: torch.Tensor,
+                   labels: torch.Tensor, lam: float = 1.0,
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Eq. 3: cross-entropy of the class scores plus ``lam`` times the reconstruction MSE.
 
-    task: str
-    latent_dim: int = 686
-    lr: float = 1e-3
-    lam: float = 1.0
-    epochs: int = 10
-    batch_size: int = 128
-    seed: int = 0
-    train_limit: int | None = None
-    encoder_run: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise ValueError(f"unknown task {self.task!r}; choose one of {TASKS}")
-        if self.task == "classify_frozen" and not self.encoder_run:
-            raise ValueError("classify_frozen needs encoder_run: a finished reconstruct run")
-
-
-def recipe_for(profile, task: str, **overrides: Any) -> AutoencoderRecipe:
-    """The profile's autoencoder sizes (epochs, batch, training images, seed) for ``task``.
-
-    >>> from fer_course.profiles import get_profile
-    >>> recipe_for(get_profile("cpu"), "multitask", lam=0.0).train_limit
-    3000
+    Returns ``(loss, ce, mse)``; ``loss`` is what the optimiser minimises.
     """
-    sizes = {"epochs": profile.ae_epochs, "batch_size": profile.batch_size,
-             "train_limit": profile.ae_train_limit, "seed": profile.seed}
-    return AutoencoderRecipe(task, **{**sizes, **overrides})
+    ce = F.cross_entropy(logits, labels)
+    mse = F.mse_loss(reconstruction, target)
+    return ce + lam * mse, ce, mse
 
 
-class _Setup:
-    """Model, optimiser and schedule of one recipe, and the loss of its task."""
+class AutoencoderTask:
+    """Model, optimiser and schedule of one autoencoder recipe, and its step."""
 
-    def __init__(self, recipe: AutoencoderRecipe, device: torch.device) -> None:
-        self.recipe, self.device = recipe, device
+    def __init__(self, recipe: AutoencoderRecipe, device: torch.device | str | None = None,
+                 ) -> None:
+        self.recipe, self.device = recipe, pick_device(device)
+        self.precision = resolve_precision(recipe.precision, self.device)
+        self.memory_format = (torch.channels_last if uses_channels_last(self.device,
+                              self.precision) else torch.contiguous_format)
         torch.manual_seed(recipe.seed)
-        self.model = build_autoencoder(recipe.latent_dim).to(device)
+        self.model = build_autoencoder(recipe.latent_dim).to(self.device,
+                                                             memory_format=self.memory_format)
         params = list(self.model.parameters())
         if recipe.task == "classify_frozen":
-            encoder_state = RunFolder(recipe.encoder_run).load_checkpoint()["model"]
-            self.model.load_state_dict(encoder_state)
+            encoder = RunFolder(recipe.encoder_run).load_checkpoint(map_location=self.device)
+            self.model.load_state_dict(encoder["model"])
             for p in self.model.encoder.parameters():
                 p.requires_grad_(False)
             params = list(self.model.classifier.parameters())
         self.optimizer = torch.optim.Adam(params, lr=recipe.lr)
         self.schedule = CutOnRisingLoss(self.optimizer)
+        self.std = torch.tensor(INPUT.std, device=self.device).view(1, 3, 1, 1)
+
+    def train_batch(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return self.eval_batch(images)  # no augmentation
+
+    def eval_batch(self, images: torch.Tensor) -> torch.Tensor:
+        return eval_transform(images, INPUT).contiguous(memory_format=self.memory_format)
 
     def train_mode(self) -> None:
         self.model.train()
@@ -106,14 +89,31 @@ class _Setup:
             self.model.encoder.eval()  # frozen: its batch-norm statistics stay as trained
 
     def losses(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Loss to minimise, plus its parts, for one normalised batch."""
-        logits, reconstruction = self.model(x)
-        mse = F.mse_loss(reconstruction, x)
-        ce = F.cross_entropy(logits, y)
-        loss = {"reconstruct": mse, "classify_frozen": ce,
-                "multitask": ce + self.recipe.lam * mse}[self.recipe.task]
-        return {"loss": loss, "mse": mse, "ce": ce, "logits": logits,
-                "reconstruction": reconstruction}
+        """The task's loss and its parts for one normalised batch."""
+        with autocast(self.device, self.precision):
+            logits, reconstruction = self.model(x)
+        logits, reconstruction = logits.float(), reconstruction.float()
+        total, ce, mse = multitask_loss(logits, reconstruction, x, y, lam=self.recipe.lam)
+        if self.recipe.task != "multitask":  # one head alone: its own loss
+            total = mse if self.recipe.task == "reconstruct" else ce
+        # the same error on the 0-1 pixel scale (the paper's, without normalisation)
+        mse_pixels = F.mse_loss(reconstruction * self.std, x * self.std)
+        return {"loss": total, "ce": ce, "mse": mse, "mse_pixels": mse_pixels,
+                "logits": logits}
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One optimiser step on the task's loss."""
+        parts = self.losses(x, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        parts["loss"].backward()
+        self.optimizer.step()
+        return {k: v.detach() for k, v in parts.items()}
+
+    def evaluate_batch(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.losses(x, y)
+
+    def end_epoch(self, val: dict[str, Any]) -> None:
+        self.schedule.step(val["loss"])
 
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
@@ -125,126 +125,27 @@ class _Setup:
         self.schedule.load_state_dict(state["schedule"])
 
 
-@torch.no_grad()
-def evaluate_split(setup: _Setup, images: torch.Tensor, labels: torch.Tensor,
-                   batch_size: int = 512) -> dict[str, Any]:
-    """Mean loss, MSE and CE, plus probabilities, of the current weights on one split."""
-    setup.model.eval()
-    sums = {"loss": 0.0, "mse": 0.0, "ce": 0.0, "mse_pixels": 0.0}
-    std = torch.tensor(INPUT.std, device=setup.device).view(1, 3, 1, 1)
-    probs = []
-    for start in range(0, len(labels), batch_size):
-        x = eval_transform(images[start:start + batch_size].to(setup.device), INPUT)
-        y = labels[start:start + batch_size].to(setup.device)
-        parts = setup.losses(x, y)
-        # the same error on the 0-1 pixel scale (the paper's, without normalisation)
-        parts["mse_pixels"] = F.mse_loss(parts["reconstruction"] * std, x * std)
-        for key in sums:
-            sums[key] += float(parts[key]) * len(y)
-        probs.append(torch.softmax(parts["logits"].float(), 1).cpu())
-    n = max(len(labels), 1)
-    return {**{k: v / n for k, v in sums.items()}, "probs": torch.cat(probs).numpy()}
-
-
 def fit_autoencoder(data: FERData, recipe: AutoencoderRecipe, run_dir: str | os.PathLike,
                     device: torch.device | str | None = None, progress: bool = True,
                     callbacks: Sequence[BatchCallback] = ()) -> RunResult:
-    """Train ``recipe`` on ``data`` into ``run_dir`` (resume or load as ``fit`` does)."""
-    run = RunFolder(run_dir)
-    settings = json.loads(json.dumps({**asdict(recipe), "data_source": data.source,
-                                      "data_counts": data.counts()}))
-    finished = load_finished(run, settings, recipe.epochs)
-    if finished is not None:
-        return finished
-    device = pick_device(device)
-    setup = _Setup(recipe, device)
-    card = RunCard.start(f"autoencoder {recipe.task}", asdict(recipe), device).record_data(data)
-    history, start_epoch = resume(run, settings, setup)
-    images, labels = _training_subset(data, recipe.train_limit, recipe.seed)
-    images, labels = images.to(device), labels.to(device)
-    n_batches = _batches_per_epoch(len(labels), recipe.batch_size)
-    bar = tqdm(total=(recipe.epochs - start_epoch) * n_batches, disable=not progress,
-               desc=recipe.task, unit="batch")
-    for epoch in range(start_epoch, recipe.epochs):
-        t0 = time.perf_counter()
-        train = _train_epoch(setup, images, labels, epoch, bar, callbacks)
-        val = evaluate_split(setup, data.val.images, data.val.labels)
-        lr = setup.optimizer.param_groups[0]["lr"]
-        setup.schedule.step(val["loss"])
-        history.append({"epoch": epoch + 1, **{f"train_{k}": v for k, v in train.items()},
-                        "val_loss": val["loss"], "val_mse": val["mse"],
-                        "val_acc": _accuracy(val["probs"], data.val.labels), "lr": lr,
-                        "seconds": time.perf_counter() - t0})
-        bar.set_postfix(loss=f"{train['loss']:.4f}", val_loss=f"{val['loss']:.4f}")
-        run.save_checkpoint({"settings": settings, "epoch": epoch + 1, "history": history,
-                             **setup.state_dict()})
-        run.write_history(history)
-    bar.close()
-    metrics: dict[str, Any] = {"classes": list(data.classes), "settings": settings}
-    saved = {}
-    # "train" means the images trained on (a subset when train_limit is set)
-    evaluated = {"train": (images.cpu(), labels.cpu()), "val": (data.val.images, data.val.labels),
-                 "test": (data.test.images, data.test.labels)}
-    for name, (split_images, split_labels) in evaluated.items():
-        result = evaluate_split(setup, split_images, split_labels)
-        predicted = result["probs"].argmax(1)
-        metrics[name] = {**classification_metrics(predicted, split_labels.numpy(),
-                                                  len(data.classes)),
-                         "loss": result["loss"], "mse": result["mse"],
-                         "mse_pixels": result["mse_pixels"]}
-        if name != "train":
-            split = data.splits()[name]
-            saved.update({f"{name}_probs": result["probs"].astype(np.float32),
-                          f"{name}_labels": split_labels.numpy(),
-                          f"{name}_rows": np.asarray(split.rows)})
-    run.write_predictions(**saved)
-    card.finish().save(run.file(RunFolder.CARD))
-    metrics["wall_time_s"] = card.wall_time_s
-    run.write_metrics(metrics)
-    return RunResult(run, metrics, run.read_history(), start_epoch, loaded=False)
+    """Train ``recipe`` on ``data`` into ``run_dir`` (load, resume or train: the engine)."""
+    return train(lambda: AutoencoderTask(recipe, device), recipe, data, run_dir,
+                 title=recipe.task, progress=progress, callbacks=callbacks)
 
 
-def _accuracy(probs: np.ndarray, labels: torch.Tensor) -> float:
-    return float((probs.argmax(1) == labels.numpy()).mean())
-
-
-def _train_epoch(setup: _Setup, images: torch.Tensor, labels: torch.Tensor, epoch: int,
-                 bar: tqdm, callbacks: Sequence[BatchCallback]) -> dict[str, float]:
-    seed = _epoch_seed(setup.recipe.seed, epoch)
-    torch.manual_seed(seed)  # dropout
-    bs = setup.recipe.batch_size
-    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
-    order = order.to(setup.device)
-    setup.train_mode()
-    sums = {k: torch.zeros((), device=setup.device) for k in ("loss", "mse", "ce", "acc")}
-    seen = 0
-    for b in range(_batches_per_epoch(len(labels), bs)):
-        idx = order[b * bs:(b + 1) * bs]
-        x, y = eval_transform(images[idx], INPUT), labels[idx]
-        parts = setup.losses(x, y)
-        setup.optimizer.zero_grad(set_to_none=True)
-        parts["loss"].backward()
-        setup.optimizer.step()
-        for key in ("loss", "mse", "ce"):  # summed on the device: no host sync per batch
-            sums[key] += parts[key].detach() * len(y)
-        sums["acc"] += (parts["logits"].argmax(1) == y).sum()
-        seen += len(y)
-        bar.update()
-        for callback in callbacks:
-            callback(epoch, b)
-    return {k: v.item() / seen for k, v in sums.items()}
-
-
-def load_autoencoder(run_dir: str | os.PathLike, device: torch.device | str = "cpu"):
+def load_autoencoder(run_dir: str | os.PathLike,
+                     device: torch.device | str = "cpu") -> MultitaskAutoencoder:
     """The trained model of an autoencoder run folder, in eval mode."""
     checkpoint = RunFolder(run_dir).load_checkpoint(map_location=device)
+    if checkpoint is None:
+        raise FileNotFoundError(f"{run_dir} has no checkpoint.pt: train the run first")
     model = build_autoencoder(checkpoint["settings"]["latent_dim"]).to(device)
     model.load_state_dict(checkpoint["model"])
     return model.eval()
 
 
 @torch.no_grad()
-def reconstruct(model, images: torch.Tensor) -> torch.Tensor:
+def reconstruct(model: MultitaskAutoencoder, images: torch.Tensor) -> torch.Tensor:
     """Reconstructions ``[B, 3, 48, 48]`` (normalised, like the input) of uint8 faces."""
     device = next(model.parameters()).device
     return model(eval_transform(images.to(device), INPUT))[1].cpu()

@@ -9,10 +9,16 @@ import numpy as np
 import pytest
 
 from fer_course.ensemble import (
+    RULES,
+    Rule,
+    accuracy,
+    break_ties,
+    ensemble_predictions,
     greedy_selection,
     majority_vote,
     order_by,
     soft_vote,
+    tie_rate,
     top_k_curve,
     vote_counts,
     weighted_vote,
@@ -98,14 +104,98 @@ def test_top_k_curve_agrees_with_the_rules(random_predictions) -> None:
     assert curves["tie rate"][0] == 0.0  # one model never ties
 
 
+def tied_case(n_models: int, seed: int, n_samples: int = 150):
+    """Probabilities over 3 classes drawn from a few values, so that votes, weighted votes
+    and mean probabilities tie often; weights from a few values too."""
+    rng = np.random.default_rng(seed)
+    raw = rng.integers(1, 4, size=(n_models, n_samples, 3)).astype(np.float64)
+    probs = raw / raw.sum(-1, keepdims=True)
+    weights = rng.choice([0.5, 0.6, 0.7], size=n_models)
+    return probs, rng.integers(0, 3, n_samples), weights, rng.permutation(n_models)
+
+
+@pytest.mark.parametrize("n_models", [2, 3, 4, 5, 6])
+def test_curve_is_the_accuracy_of_ensemble_predictions(n_models: int) -> None:
+    for case in range(3):
+        probs, truth, weights, order = tied_case(n_models, seed=10 * n_models + case)
+        for w in (None, weights):
+            for seed in (0, 1, 12345):
+                curves = top_k_curve(probs, truth, order, weights=w, seed=seed)
+                assert set(curves) == {*RULES, "tie rate"}
+                for rule in RULES:
+                    assert len(curves[rule]) == n_models
+                    for k in range(1, n_models + 1):
+                        predicted = ensemble_predictions(probs, order[:k], rule, w, seed)
+                        assert curves[rule][k - 1] == accuracy(predicted, truth), (rule, k, seed)
+
+
+def test_curve_of_a_partial_order_and_of_enum_rules() -> None:
+    probs, truth, weights, _ = tied_case(5, seed=3)
+    order = [4, 1, 2]  # not every model
+    curves = top_k_curve(probs, truth, order, weights=weights, seed=5)
+    for rule in Rule:
+        assert all(isinstance(key, str) for key in curves)
+        for k in (1, 2, 3):
+            predicted = ensemble_predictions(probs, order[:k], rule, weights, seed=5)
+            assert curves[rule.value][k - 1] == accuracy(predicted, truth)
+            assert np.array_equal(predicted, ensemble_predictions(
+                probs, order[:k], rule.value, weights, seed=5))  # plain strings work too
+
+
+def test_random_ties_depend_on_the_seed_and_only_on_ties() -> None:
+    probs, truth, _, order = tied_case(4, seed=0, n_samples=2000)
+    votes = probs.argmax(-1)
+    fixed = ensemble_predictions(probs, order, "majority")
+    runs = [ensemble_predictions(probs, order, "majority (random ties)", seed=s)
+            for s in range(3)]
+    tied = (lambda c: (c == c.max(1, keepdims=True)).sum(1) > 1)(vote_counts(votes, 3))
+    assert tied.any() and not np.array_equal(runs[0], runs[1])
+    for run in runs:
+        assert np.array_equal(run[~tied], fixed[~tied])  # a clear winner is never redrawn
+    assert np.array_equal(runs[0], majority_vote(votes[order], rng=0, num_classes=3))
+    assert np.array_equal(runs[0], majority_vote(votes[order], rng=np.random.default_rng(0),
+                                                 num_classes=3))
+
+
+def test_break_ties_and_tie_rate() -> None:
+    scores = np.array([[1.0, 3.0, 3.0], [2.0, 0.0, 1.0]] * 500)
+    assert break_ties(scores).tolist() == [1, 0] * 500
+    picked = break_ties(scores, rng=4)
+    assert set(picked[::2].tolist()) == {1, 2} and set(picked[1::2].tolist()) == {0}
+    assert np.array_equal(picked, break_ties(scores, rng=np.random.default_rng(4)))
+    assert tie_rate(np.array([[0, 1, 2], [1, 1, 0]]), 3) == 2 / 3
+
+
+def test_rule_names() -> None:
+    assert RULES == ("majority", "majority (random ties)", "weighted", "soft")
+    assert Rule("weighted") is Rule.WEIGHTED and Rule(Rule.SOFT) is Rule.SOFT
+    assert f"{Rule.MAJORITY}" == "majority" and Rule.SOFT == "soft"
+    with pytest.raises(ValueError, match="unknown rule 'median'"):
+        Rule("median")
+
+
 def test_order_and_greedy_selection() -> None:
     assert order_by([0.5, 0.9, 0.7]) == [1, 2, 0]
     truth = np.array([0, 1, 2, 0, 1, 2])
     good = np.eye(3)[truth] * 0.9 + 0.05
     noise = np.full((6, 3), 1 / 3)
-    chosen, scores = greedy_selection(np.stack([noise, good, noise]), truth)
-    assert chosen[0] == 1 and scores[0] == 1.0
-    assert len(chosen) == 1  # adding a useless member does not help, so selection stops
+    for rule in [*RULES, *Rule]:
+        chosen, scores = greedy_selection(np.stack([noise, good, noise]), truth, rule=rule)
+        assert chosen[0] == 1 and scores[0] == 1.0
+        assert len(chosen) == 1  # adding a useless member does not help, so selection stops
+    with pytest.raises(ValueError, match="unknown rule 'median'"):
+        greedy_selection(np.stack([noise, good]), truth, rule="median")
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_greedy_scores_are_ensemble_accuracies(rule: str) -> None:
+    probs, truth, weights, _ = tied_case(6, seed=1)
+    chosen, scores = greedy_selection(probs, truth, rule=rule, weights=weights, seed=2)
+    assert chosen and scores == sorted(scores) and len(set(chosen)) == len(chosen)
+    for k, score in enumerate(scores, start=1):
+        assert score == accuracy(ensemble_predictions(probs, chosen[:k], rule, weights, 2), truth)
+    limited, _ = greedy_selection(probs, truth, rule=rule, max_members=1)
+    assert len(limited) == 1
 
 
 class FakeRun:

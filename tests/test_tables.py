@@ -19,11 +19,11 @@ from fer_course.train import fit  # noqa: E402
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("runs")
+    root = tmp_path_factory.mktemp("runs") / "smoke"  # runs/<profile>/<run>
     data = make_synthetic_fer(140, 35, 35, seed=5)
     profile = get_profile("smoke", image_size=32, epochs=2, batch_size=32)
     results = {a: fit(data, a, profile, root / a, progress=False) for a in ("resnet18",)}
-    (root / "unfinished").mkdir()  # a folder without metrics.json is not a finished run
+    (root / "unfinished").mkdir(parents=True)  # a folder without metrics.json is not a finished run
     return root, data, results
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -12,10 +13,11 @@ import pytest
 import torch
 
 from fer_course.data import make_synthetic_fer
+from fer_course.engine import RunMismatchError
 from fer_course.models import PAPER_BACKBONES
 from fer_course.profiles import get_profile
 from fer_course.runs import RunFolder
-from fer_course.train import RunMismatchError, fit
+from fer_course.train import fit
 
 TINY = dict(image_size=32, epochs=2, batch_size=32)
 
@@ -43,9 +45,14 @@ def test_fit_writes_a_complete_run_folder(tiny_data, tmp_path: Path) -> None:
     assert preds["test_probs"].shape == (35, 7) and preds["val_labels"].shape == (35,)
     assert torch.allclose(torch.from_numpy(preds["val_probs"]).sum(1), torch.ones(35), atol=1e-4)
     card = json.loads(run.file(RunFolder.CARD).read_text())
-    assert card["profile"]["name"] == "smoke" and card["wall_time_s"] is not None
+    assert card["profile"]["arch"] == "resnet18" and card["wall_time_s"] is not None
+    assert card["profile"]["epochs"] == 2 and card["profile"]["precision_used"] == "fp32"
     checkpoint = torch.load(run.file(RunFolder.CHECKPOINT), weights_only=True)
     assert checkpoint["epoch"] == 2
+    assert "optimizer" not in checkpoint  # a finished run keeps its weights, not the optimiser
+    # "train" is the images trained on, evaluated like val and test
+    assert metrics["train"]["confusion_matrix"] and sum(map(sum, metrics["train"][
+        "confusion_matrix"])) == 140
 
 
 def test_finished_run_is_loaded_not_retrained(tiny_data, tmp_path: Path, monkeypatch) -> None:
@@ -55,7 +62,7 @@ def test_finished_run_is_loaded_not_retrained(tiny_data, tmp_path: Path, monkeyp
     def no_training(*args, **kwargs):
         raise AssertionError("a finished run was built again")
 
-    monkeypatch.setattr("fer_course.train.build_backbone", no_training)
+    monkeypatch.setattr("fer_course.train.BackboneTask", no_training)
     again = fit(tiny_data, "resnet18", profile, tmp_path / "r18", progress=False)
     assert again.loaded and again.metrics["test"] == first.metrics["test"]
     with pytest.raises(RunMismatchError, match=r"lr: saved 0.01, asked 0.5"):
@@ -120,8 +127,9 @@ def test_every_paper_backbone_trains_in_smoke(arch: str, tmp_path: Path) -> None
         data = make_synthetic_fer(70, 14, 14, seed=4)
         profile = get_profile("smoke", image_size=32, epochs=1, batch_size=35)
         result = fit(data, arch, profile, tmp_path / arch, progress=False)
+        history = result.run.read_history()
+        assert len(history) == 1 and history["train_loss"].notna().all()
+        assert result.run.read_predictions()["test_probs"].shape == (14, 7)
     finally:
         torch.set_num_threads(threads)
-    history = result.run.read_history()
-    assert len(history) == 1 and history["train_loss"].notna().all()
-    assert result.run.read_predictions()["test_probs"].shape == (14, 7)
+        shutil.rmtree(tmp_path / arch, ignore_errors=True)  # VGG weights are ~0.5 GB each

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 import torch
 
 from fer_course.data import make_synthetic_fer
-from fer_course.train_autoencoder import AutoencoderRecipe, fit_autoencoder
+from fer_course.recipes import AutoencoderRecipe
+from fer_course.train_autoencoder import AutoencoderTask, fit_autoencoder, multitask_loss
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +71,34 @@ def test_recipe_errors() -> None:
         AutoencoderRecipe("denoise")
     with pytest.raises(ValueError, match="needs encoder_run"):
         AutoencoderRecipe("classify_frozen")
+
+
+def test_multitask_loss_is_ce_plus_lambda_mse_by_hand() -> None:
+    logits = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    labels = torch.tensor([0, 2])
+    target = torch.zeros(2, 1, 1, 2)
+    reconstruction = torch.tensor([[[[1.0, 0.0]]], [[[0.0, -1.0]]]])  # squared errors 1,0,0,1
+    ce_by_hand = (-math.log(math.e / (math.e + 2)) - math.log(1 / 3)) / 2
+    mse_by_hand = 2 / 4
+    loss, ce, mse = multitask_loss(logits, reconstruction, target, labels, lam=0.3)
+    assert math.isclose(float(ce), ce_by_hand, rel_tol=1e-6)
+    assert math.isclose(float(mse), mse_by_hand, rel_tol=1e-6)
+    assert math.isclose(float(loss), ce_by_hand + 0.3 * mse_by_hand, rel_tol=1e-6)
+
+
+def test_lambda_scales_the_decoders_gradient_and_zero_switches_it_off(data) -> None:
+    x = torch.randint(0, 256, (8, 48, 48), dtype=torch.uint8)
+    y = torch.arange(8) % 7
+
+    def decoder_grad(lam: float) -> torch.Tensor:
+        task = AutoencoderTask(AutoencoderRecipe("multitask", latent_dim=16, lam=lam,
+                                                 precision="fp32"), device="cpu")
+        task.model.eval()  # no dropout, fixed batch-norm statistics: the same forward
+        task.losses(task.eval_batch(x), y)["loss"].backward()
+        return torch.cat([p.grad.flatten() for p in task.model.decoder.parameters()
+                          if p.grad is not None] or [torch.zeros(1)])
+
+    one, two, zero = decoder_grad(1.0), decoder_grad(2.0), decoder_grad(0.0)
+    assert one.abs().sum() > 0
+    assert torch.allclose(two, 2 * one, rtol=1e-4, atol=1e-7)
+    assert zero.abs().sum() == 0

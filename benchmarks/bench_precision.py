@@ -1,0 +1,85 @@
+"""fp32 against the precision ``"auto"`` picks, one training step at a time, on this machine.
+
+For the five models of the CPU-path measurement (ResNet18, ResNet50, DenseNet121, VGG11
+at 48 px, and the paper's autoencoder, latent 686): images per second of the real
+training step (``BackboneTask.step`` / ``AutoencoderTask.step``) on a ready batch of
+random images, fp32 against ``auto`` (bf16 autocast with channels-last on CPUs with
+AVX512-BF16 or AMX; fp32 elsewhere). Writes ``results/precision-<machine>.md``.
+
+    python benchmarks/bench_precision.py --batch-size 128 --batches 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import date
+from pathlib import Path
+
+import torch
+
+from fer_course.atomic import atomic_write_text
+from fer_course.devices import describe_device, machine_tag, pick_device
+from fer_course.precision import resolve_precision
+from fer_course.profiles import get_profile
+from fer_course.recipes import AutoencoderRecipe, backbone_recipe
+from fer_course.runs import library_versions
+from fer_course.train import BackboneTask
+from fer_course.train_autoencoder import AutoencoderTask
+
+RESULTS = Path(__file__).parent / "results"
+MODELS = ("resnet18", "resnet50", "densenet121", "vgg11", "autoencoder")
+
+
+def make_task(model: str, precision: str, batch_size: int, device: torch.device):
+    if model == "autoencoder":
+        recipe = AutoencoderRecipe("multitask", latent_dim=686, batch_size=batch_size,
+                                   precision=precision)
+        return AutoencoderTask(recipe, device)
+    profile = get_profile("cpu", batch_size=batch_size, precision=precision)
+    return BackboneTask(backbone_recipe(model, profile), device=device)
+
+
+def step_rate(task, batch_size: int, warmup: int, batches: int) -> float:
+    images = torch.randint(0, 256, (batch_size, 48, 48), dtype=torch.uint8, device=task.device)
+    x = task.train_batch(images, torch.Generator(task.device).manual_seed(0))
+    y = torch.randint(0, 7, (batch_size,), device=task.device)
+    task.train_mode()
+    for _ in range(warmup):
+        task.step(x, y)
+    start = time.perf_counter()
+    for _ in range(batches):
+        task.step(x, y)
+    return batches * batch_size / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--batches", type=int, default=8)
+    args = parser.parse_args()
+    device = pick_device("cpu")
+    chosen = resolve_precision("auto", device)
+    rows = []
+    for model in args.models.split(","):
+        rates = {p: step_rate(make_task(model, p, args.batch_size, device), args.batch_size,
+                              args.warmup, args.batches) for p in ("fp32", "auto")}
+        rows.append(f"| {model} | {rates['fp32']:,.0f} | {rates['auto']:,.0f} | "
+                    f"{rates['auto'] / rates['fp32']:.2f}x |")
+        print(rows[-1], flush=True)
+    text = "\n".join([
+        f"# Training step, fp32 against auto ({chosen}): {describe_device(device)}", "",
+        f"- date: {date.today()}; 48 px, batch {args.batch_size}, {args.warmup} warm-up then "
+        f"{args.batches} timed steps on a ready batch; {torch.get_num_threads()} threads",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in library_versions().items()), "",
+        f"| model | fp32 images/s | auto ({chosen}) images/s | speed-up |", "|---|---|---|---|",
+        *rows, "",
+    ])
+    out = atomic_write_text(RESULTS / f"precision-{machine_tag()}.md", text)
+    print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""The book's links to the repository agree with ``_config.yml``, the one place it is written.
+
+Every chapter's Colab badge and Colab install line are derived from ``repository`` in
+``_config.yml``; ``python tools/sync_links.py`` rewrites them when it changes. Notebooks
+are only read here, never executed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+REPO_URL = CONFIG["repository"]["url"].rstrip("/").removesuffix(".git")
+BRANCH = CONFIG["repository"].get("branch", "main")
+PATH_TO_BOOK = (CONFIG["repository"].get("path_to_book") or "").strip("/")
+COLAB_URL = ((CONFIG.get("launch_buttons") or {}).get("colab_url") or "").rstrip("/")
+CHAPTERS = sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
+
+COLAB_LINK = re.compile(r"https?://colab\.research\.google\.com/github/[^\s)\"'>\]]+")
+GIT_URL = re.compile(r"git\+(https?://[^\s\"'@#]+)")
+
+
+def _load_tool():
+    """``tools/sync_links.py`` (not a package), imported by path."""
+    name = "fer_course_tools_sync_links"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / "sync_links.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up there
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def expected_colab_link(notebook: Path) -> str:
+    owner_repo = REPO_URL.removeprefix("https://github.com/")
+    path = "/".join(p for p in (PATH_TO_BOOK, notebook.relative_to(ROOT).as_posix()) if p)
+    return f"{COLAB_URL}/github/{owner_repo}/blob/{BRANCH}/{path}"
+
+
+def test_config_names_the_repository_and_colab_launch_buttons():
+    assert re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", REPO_URL), REPO_URL
+    assert COLAB_URL, \
+        "_config.yml: launch_buttons.colab_url is missing (the Colab launch button)"
+    assert CHAPTERS, "no chapter notebooks found in book/"
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.name)
+def test_colab_badge_matches_config(notebook: Path):
+    nb = nbformat.read(notebook, as_version=4)
+    name, expected = notebook.relative_to(ROOT).as_posix(), expected_colab_link(notebook)
+    first_markdown = next(c for c in nb.cells if c.cell_type == "markdown")
+    assert "[![Open In Colab](" in first_markdown.source, \
+        f"{name}: no Colab badge in the first markdown cell"
+    links = [link for cell in nb.cells for link in COLAB_LINK.findall(cell.source)]
+    wrong = [link for link in links if link != expected]
+    assert not wrong, (f"{name}: Colab link {wrong[0]} disagrees with _config.yml "
+                       f"(expected {expected}); run python tools/sync_links.py")
+    assert expected in COLAB_LINK.findall(first_markdown.source), \
+        f"{name}: the Colab badge does not link to {expected}"
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.name)
+def test_colab_setup_cell_installs_from_config(notebook: Path):
+    nb = nbformat.read(notebook, as_version=4)
+    name, setup = notebook.relative_to(ROOT).as_posix(), nb.cells[1]
+    assert setup.cell_type == "code", f"{name}: the second cell is not the Colab setup cell"
+    wrong = [url for url in GIT_URL.findall(setup.source) if url != REPO_URL]
+    assert not wrong, (f"{name}: the setup cell installs from {wrong[0]}, _config.yml says "
+                       f"{REPO_URL}; run python tools/sync_links.py")
+    assert f'%pip install -q "git+{REPO_URL}"' in setup.source, \
+        f"{name}: the setup cell lacks %pip install -q \"git+{REPO_URL}\""
+    # Idempotent and Colab-only, says when there is no GPU, and is folded on the website.
+    assert '"google.colab" in sys.modules' in setup.source, name
+    assert 'find_spec("fer_course") is None' in setup.source, name
+    assert "torch.cuda.is_available()" in setup.source, name
+    assert "hide-input" in setup.metadata.get("tags", []), f"{name}: setup cell not hide-input"
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.name)
+def test_nbval_markers_are_tags(notebook: Path):
+    """``# NBVAL_*`` comments would show on the website; cell tags do the same, unseen."""
+    nb = nbformat.read(notebook, as_version=4)
+    marked = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+              and re.search(r"^\s*#\s*NBVAL_", cell.source, re.MULTILINE)]
+    assert not marked, (f"{notebook.name}: cells {marked} carry # NBVAL_ comments; "
+                        "use the nbval-* cell tags instead")
+
+
+def test_sync_tool_agrees_with_config():
+    """Also covers the ``git clone`` lines of the markdown pages."""
+    problems = _load_tool().check(ROOT)
+    assert not problems, "\n".join(problems) + "\nrun python tools/sync_links.py"
+
+
+def test_sync_tool_rewrites_a_stale_book(tmp_path: Path):
+    """A copy of the book whose ``_config.yml`` names another repository is brought in line,
+    outputs untouched."""
+    tool = _load_tool()
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "book", tmp_path / "book")
+    config = tmp_path / "_config.yml"
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        CONFIG["repository"]["url"], "https://github.com/someone/elsewhere.git"), encoding="utf-8")
+    assert tool.check(tmp_path)  # every chapter disagrees now
+    changed = tool.sync(tmp_path)
+    assert {p.relative_to(tmp_path).as_posix() for p in changed} >= {
+        c.relative_to(ROOT).as_posix() for c in CHAPTERS}
+    assert tool.check(tmp_path) == []
+    for chapter in CHAPTERS:
+        before = nbformat.read(chapter, as_version=4)
+        after = nbformat.read(tmp_path / chapter.relative_to(ROOT), as_version=4)
+        assert [c.get("outputs") for c in after.cells] == [c.get("outputs") for c in before.cells]
+        assert "/github/someone/elsewhere/blob/" in after.cells[0].source
+        assert '"git+https://github.com/someone/elsewhere"' in after.cells[1].source
