@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from .data.types import FERData
 from .evaluate import classification_metrics
 from .recipes import run_identity
+from .results import StoredRun
 from .runs import RunCard, RunFolder
 
 BatchCallback = Callable[[int, int], None]  # (epoch, batch index), after each optimiser step
@@ -40,11 +41,15 @@ class RunMismatchError(ValueError):
     """The run folder holds a run made with other settings than the ones asked for."""
 
 
+class MissingRunError(FileNotFoundError):
+    """The run is neither finished here nor stored, and training it was not asked for."""
+
+
 @dataclass
 class RunResult:
     """What a finished run left: its folder, metrics and per-epoch history."""
 
-    run: RunFolder
+    run: RunFolder | StoredRun
     metrics: dict[str, Any]
     history: Any  # pandas DataFrame
     resumed_from_epoch: int  # 0: trained from scratch; n: continued after epoch n
@@ -121,8 +126,9 @@ def check_identity(run: RunFolder, saved: dict[str, Any], wanted: dict[str, Any]
                                "another run folder, or delete this one to start over")
 
 
-def load_finished(run: RunFolder, identity: dict[str, Any]) -> RunResult | None:
-    """The result of ``run`` if it is finished with this identity, else ``None``."""
+def load_finished(run: RunFolder | StoredRun, identity: dict[str, Any]) -> RunResult | None:
+    """The result of ``run`` (a run folder or a stored summary) if it is finished with
+    this identity, else ``None``."""
     if not run.is_finished():
         return None
     metrics = run.read_metrics()
@@ -200,17 +206,30 @@ def evaluate(task: Task, images: torch.Tensor, labels: torch.Tensor,
 
 def train(task_factory: Callable[[], Task], recipe: Any, data: FERData,
           run_dir: str | os.PathLike, title: str, progress: bool = True,
-          callbacks: Sequence[BatchCallback] = ()) -> RunResult:
+          callbacks: Sequence[BatchCallback] = (), stored: str | os.PathLike | None = None,
+          train_missing: bool = True) -> RunResult:
     """Run ``recipe`` on ``data`` into ``run_dir``: load, resume or train (module doc).
 
     ``task_factory`` builds the task (model and optimiser); it is called only when
-    there is something to train, so loading a finished run builds no model.
+    there is something to train, so loading a finished run builds no model. Where
+    ``run_dir`` holds nothing yet, a finished summary at ``stored`` (``results/...``)
+    with the same identity is returned instead; with ``train_missing=False`` a run
+    found nowhere raises ``MissingRunError`` instead of training.
     """
     run = RunFolder(run_dir)
     identity = run_identity(recipe, data)
     finished = load_finished(run, identity)
     if finished is not None:
         return finished
+    if stored is not None and run.load_checkpoint() is None:
+        kept = load_finished(StoredRun(stored), identity)
+        if kept is not None:
+            return kept
+    if not train_missing:
+        raise MissingRunError(
+            f"no finished run {run.path.name!r} in {run.path.parent}"
+            + (f" or {stored}" if stored is not None else "")
+            + "; set the chapter's parameter train_missing = True to train it here")
     task = task_factory()
     card = RunCard.start(title, {**asdict(recipe), "precision_used": task.precision},
                          task.device).record_data(data)

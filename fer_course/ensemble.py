@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import Enum
+from typing import Any
 
 import numpy as np
 
@@ -267,6 +268,10 @@ class EnsembleMembers:
                  classes: Sequence[str] = CLASSES) -> None:
         if not predictions:
             raise ValueError("no finished runs to ensemble")
+        for name, p in zip(names, predictions):
+            if "val_labels" not in p:
+                raise ValueError(f"run {name!r} holds no labels (a stored summary): pass the "
+                                 "loaded data, EnsembleMembers.from_runs(runs, data)")
         first = predictions[0]
         for name, p in zip(names, predictions):
             for split in ("val", "test"):
@@ -281,10 +286,12 @@ class EnsembleMembers:
         self.test_labels = first["test_labels"]
 
     @classmethod
-    def from_runs(cls, runs: Sequence) -> EnsembleMembers:
-        """Members from ``RunFolder``s (see ``fer_course.runs.find_runs``)."""
+    def from_runs(cls, runs: Sequence, data: Any = None) -> EnsembleMembers:
+        """Members from ``RunFolder``s or stored summaries (``fer_course.results``); the
+        summaries hold no labels, so pass the loaded ``data`` to join them by csv row."""
         classes = runs[0].read_metrics()["classes"] if runs else CLASSES
-        return cls([r.path.name for r in runs], [r.read_predictions() for r in runs], classes)
+        predictions = [r.read_predictions(data) for r in runs]
+        return cls([r.path.name for r in runs], predictions, classes)
 
     def __len__(self) -> int:
         return len(self.names)

@@ -31,6 +31,7 @@ class AutoencoderBudget:
     """
 
     epochs: int = 50
+    reconstruct_epochs: int | None = None  # the autoencoder alone (chapter 4); None: epochs
     batch_size: int = 64
     lr: float = 1e-3  # Adam; the paper's 0.05 for the autoencoder diverges (chapter 4)
     train_limit: int | None = None  # use at most this many training images (None: all)
@@ -89,7 +90,7 @@ PROFILES: dict[str, Profile] = {
         name="cpu",
         description="real FER-2013 at 48 px from random weights, sized for 2 CPU cores",
         data="fer2013", image_size=48, epochs=10, batch_size=128, lr=1e-2, plateau_patience=1,
-        autoencoder=AutoencoderBudget(epochs=8, batch_size=128),
+        autoencoder=AutoencoderBudget(epochs=8, reconstruct_epochs=4, batch_size=128),
     ),
     "paper": Profile(
         name="paper",

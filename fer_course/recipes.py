@@ -96,9 +96,18 @@ def backbone_recipe(arch: str, profile: Profile, **overrides: Any) -> BackboneRe
 
 
 def autoencoder_recipe(profile: Profile, task: str, **overrides: Any) -> AutoencoderRecipe:
-    """The profile's autoencoder budget (epochs, batch, lr, training images), its seed and
-    precision, for ``task``; then ``overrides`` (``None`` values ignored)."""
+    """The profile's autoencoder budget (epochs, batch, lr, training images; a
+    ``reconstruct`` run takes ``reconstruct_epochs`` where set), its seed and precision,
+    for ``task``; then ``overrides`` (``None`` values ignored).
+
+    >>> from fer_course.profiles import get_profile
+    >>> autoencoder_recipe(get_profile("cpu"), "reconstruct", latent_dim=200).epochs
+    4
+    """
     budget = asdict(profile.autoencoder)
+    reconstruct_epochs = budget.pop("reconstruct_epochs")
+    if task == "reconstruct" and reconstruct_epochs is not None:
+        budget["epochs"] = reconstruct_epochs
     values = {**budget, "seed": profile.seed, "precision": profile.precision,
               **_given(overrides)}
     return AutoencoderRecipe(task, **values)

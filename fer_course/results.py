@@ -35,6 +35,15 @@ def results_root() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[1] / "results"
 
 
+def stored_summary(profile_name: str, run_name: str) -> Path:
+    """Where the summary of run ``run_name`` of profile ``profile_name`` is kept.
+
+    >>> stored_summary("cpu", "resnet18").parts[-2:]
+    ('cpu', 'resnet18')
+    """
+    return results_root() / profile_name / run_name
+
+
 def export_run(run: RunFolder, dest: str | os.PathLike) -> Path:
     """Write the summary of the finished ``run`` into ``dest`` (a new or existing folder)."""
     if not run.is_finished():

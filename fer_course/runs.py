@@ -194,7 +194,8 @@ class RunFolder:
             np.savez_compressed(f, **arrays)
         return self.file(self.PREDICTIONS)
 
-    def read_predictions(self) -> dict[str, Any]:
+    def read_predictions(self, data: Any = None) -> dict[str, Any]:
+        """The saved arrays (a run folder keeps its labels; ``data`` is not needed)."""
         import numpy as np
 
         with np.load(self.file(self.PREDICTIONS)) as z:

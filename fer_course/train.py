@@ -103,9 +103,11 @@ class BackboneTask:
 
 def fit(data: FERData, arch: str, profile: Profile, run_dir: str | os.PathLike,
         device: torch.device | str | None = None, progress: bool = True,
-        callbacks: Sequence[BatchCallback] = (), **overrides: Any) -> RunResult:
+        callbacks: Sequence[BatchCallback] = (), stored: str | os.PathLike | None = None,
+        train_missing: bool = True, **overrides: Any) -> RunResult:
     """Train ``arch`` on ``data`` with ``profile``'s recipe (plus ``overrides``) into
-    ``run_dir``; a finished run is loaded, an interrupted one resumed.
+    ``run_dir``; a finished run is loaded, an interrupted one resumed. ``stored`` and
+    ``train_missing``: see ``fer_course.engine.train``.
 
     >>> from fer_course.data import make_synthetic_fer            # doctest: +SKIP
     >>> from fer_course.profiles import get_profile               # doctest: +SKIP
@@ -113,7 +115,8 @@ def fit(data: FERData, arch: str, profile: Profile, run_dir: str | os.PathLike,
     """
     recipe = backbone_recipe(arch, profile, **overrides)
     return train(lambda: BackboneTask(recipe, len(data.classes), device), recipe, data,
-                 run_dir, title=arch, progress=progress, callbacks=callbacks)
+                 run_dir, title=arch, progress=progress, callbacks=callbacks,
+                 stored=stored, train_missing=train_missing)
 
 
 def ensure_runs(data: FERData, archs: Sequence[str], profile: Profile,

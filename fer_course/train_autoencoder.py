@@ -127,10 +127,14 @@ class AutoencoderTask:
 
 def fit_autoencoder(data: FERData, recipe: AutoencoderRecipe, run_dir: str | os.PathLike,
                     device: torch.device | str | None = None, progress: bool = True,
-                    callbacks: Sequence[BatchCallback] = ()) -> RunResult:
-    """Train ``recipe`` on ``data`` into ``run_dir`` (load, resume or train: the engine)."""
+                    callbacks: Sequence[BatchCallback] = (),
+                    stored: str | os.PathLike | None = None,
+                    train_missing: bool = True) -> RunResult:
+    """Train ``recipe`` on ``data`` into ``run_dir`` (load, resume or train: the engine;
+    ``stored`` and ``train_missing`` as in ``fer_course.engine.train``)."""
     return train(lambda: AutoencoderTask(recipe, device), recipe, data, run_dir,
-                 title=recipe.task, progress=progress, callbacks=callbacks)
+                 title=recipe.task, progress=progress, callbacks=callbacks,
+                 stored=stored, train_missing=train_missing)
 
 
 def load_autoencoder(run_dir: str | os.PathLike,

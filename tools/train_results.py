@@ -35,9 +35,15 @@ QUEUES = {
                 ("resnet18-seed2", "backbone", {"arch": "resnet18", "seed": 2}),
                 ("densenet121-seed1", "backbone", {"arch": "densenet121", "seed": 1}),
                 ("resnet34-seed1", "backbone", {"arch": "resnet34", "seed": 1})],
-    "autoencoder": [("autoencoder-200", "reconstruct", {"latent_dim": 200, "epochs": 4}),
-                    ("autoencoder-500", "reconstruct", {"latent_dim": 500, "epochs": 4}),
-                    ("autoencoder-1000", "reconstruct", {"latent_dim": 1000, "epochs": 4}),
+    "autoencoder": [("autoencoder-200", "reconstruct", {"latent_dim": 200}),
+                    ("autoencoder-500", "reconstruct", {"latent_dim": 500}),
+                    ("autoencoder-1000", "reconstruct", {"latent_dim": 1000}),
+                    ("frozen-classifier-1000", "classify_frozen",
+                     {"latent_dim": 1000, "encoder_run": "runs/cpu/autoencoder-1000"}),
+                    ("ae-lr-0.05", "reconstruct",
+                     {"latent_dim": 500, "lr": 0.05, "epochs": 3, "train_limit": 3000}),
+                    ("ae-lr-0.001", "reconstruct",
+                     {"latent_dim": 500, "lr": 1e-3, "epochs": 3, "train_limit": 3000}),
                     ("multitask-lam0.1", "multitask", {"lam": 0.1})],
 }
 

@@ -47,7 +47,7 @@ def load_fer2013(
     val_fraction: float = PAPER_VAL_FRACTION,
     seed: int = 0,
 ) -> FERData:
-    """Load FER-2013 from a csv, an ``.npz`` or an image-folder root.
+    """Load FER-2013 from a csv, an ``.npz``, a ``.ferpack`` or an image-folder root.
 
     ``path=None`` looks in ``$FER2013_PATH`` and the usual places (see ``find_fer2013``).
     A csv or folder is parsed once and cached as ``.npz``; later loads read the cache.
@@ -57,6 +57,10 @@ def load_fer2013(
     where the validation split is carved from the training images.
     """
     source = find_fer2013(path)
+    from .packed import PACKED_SUFFIX, read_packed_fer  # here: packed imports this module
+
+    if source.suffix.lower() == PACKED_SUFFIX:  # saved FERData: nothing to parse or carve
+        return read_packed_fer(source)
     if source.is_dir():
         images, labels, usage, rows, notes, skipped = _read_cached(
             source, "folder", False, use_cache
@@ -69,7 +73,8 @@ def load_fer2013(
         )
     else:
         raise FERFormatError(
-            f"{source}: unsupported file type {source.suffix!r}; give a .csv, an .npz or a folder"
+            f"{source}: unsupported file type {source.suffix!r}; "
+            "give a .csv, an .npz, a .ferpack or a folder"
         )
     if skipped:
         listed = "; ".join(skipped[:MAX_LISTED_SKIPS])
