@@ -24,6 +24,8 @@ from .data.audit import AuditReport
 from .data.types import FERData, Split
 
 SPLIT_PALETTE = {"train": "#4c72b0", "val": "#dd8452", "test": "#55a868"}
+COLUMN_WIDTH = 7.0
+"""Inches: at 100 dpi a figure this wide fills the book's ~690 px column without shrinking."""
 
 
 def class_table(data: FERData) -> pd.DataFrame:
@@ -41,11 +43,11 @@ def class_table(data: FERData) -> pd.DataFrame:
 def class_distribution(data: FERData) -> Figure:
     """Bar charts of images per class: counts (left) and share of each split (right)."""
     table = class_table(data)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), layout="constrained")
+    fig, axes = plt.subplots(2, 1, figsize=(COLUMN_WIDTH, 5.0), sharex=True,
+                             layout="constrained")
     for ax, column in zip(axes, ("images", "share %")):
         sns.barplot(table, x="class", y=column, hue="split", palette=SPLIT_PALETTE, ax=ax)
         ax.set_xlabel("")
-        ax.tick_params(axis="x", rotation=30)
     axes[0].set_title("images per class")
     axes[1].set_title("share of each split (%)")
     axes[1].get_legend().remove()
@@ -65,7 +67,8 @@ def sample_grid(split: Split, classes: Sequence[str], per_class: int = 8, seed: 
     """``per_class`` random faces of each class, one row per class, source row in each title."""
     rng = np.random.default_rng(seed)
     labels = split.labels.numpy()
-    fig, axes = plt.subplots(len(classes), per_class, figsize=(per_class * 0.95, len(classes)),
+    fig, axes = plt.subplots(len(classes), per_class,
+                             figsize=(min(COLUMN_WIDTH, per_class * 0.85), len(classes) * 0.95),
                              squeeze=False, layout="constrained")
     for label, cls in enumerate(classes):
         members = np.flatnonzero(labels == label)
@@ -81,7 +84,7 @@ def sample_grid(split: Split, classes: Sequence[str], per_class: int = 8, seed: 
 
 def mean_faces(data: FERData) -> Figure:
     """The average training face of each class, each contrast-stretched to show its shape."""
-    fig, axes = plt.subplots(1, len(data.classes), figsize=(1.5 * len(data.classes), 1.9),
+    fig, axes = plt.subplots(1, len(data.classes), figsize=(COLUMN_WIDTH, 1.5),
                              layout="constrained")
     labels = data.train.labels
     for label, (ax, cls) in enumerate(zip(axes, data.classes)):
@@ -92,7 +95,7 @@ def mean_faces(data: FERData) -> Figure:
 
 def pixel_histograms(data: FERData, bins: int = 64) -> Figure:
     """Distribution of pixel values (density) per split, and of per-image mean brightness."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.2), layout="constrained")
+    fig, axes = plt.subplots(1, 2, figsize=(COLUMN_WIDTH, 2.8), layout="constrained")
     for name, split in data.splits().items():
         pixels = split.images.numpy().ravel()
         axes[0].hist(pixels, bins=bins, range=(0, 255), density=True, histtype="step",
@@ -113,7 +116,7 @@ def flawed_examples(data: FERData, report: AuditReport, n: int = 6) -> Figure:
     """
     kinds = (("cross_split", "the same image in two splits"),
              ("conflicting", "the same image under two labels"))
-    fig = plt.figure(figsize=(1.6 * n, 4.4), layout="constrained")
+    fig = plt.figure(figsize=(min(COLUMN_WIDTH, 1.15 * n), 3.6), layout="constrained")
     by_row = _images_by_source_row(data)
     for subfig, (column, caption) in zip(fig.subfigures(2, 1), kinds):
         groups = report.groups[report.groups[column]].head(n)
@@ -141,7 +144,11 @@ def augmentation_grid(image: torch.Tensor, config: AugmentConfig, draws: int = 8
     params = sample_params(draws, config, generator)
     augmented = denormalize(apply_params(batch, params, config), config)
     evaluated = denormalize(eval_transform(image.reshape(1, 48, 48), config), config)
-    fig, axes = plt.subplots(1, draws + 2, figsize=(1.5 * (draws + 2), 1.9), layout="constrained")
+    cols = (draws + 3) // 2  # two rows: legible in the book's column and on a phone
+    fig, grid = plt.subplots(2, cols, figsize=(COLUMN_WIDTH, 3.4), layout="constrained")
+    axes = grid.ravel()
+    for ax in axes[draws + 2:]:
+        fig.delaxes(ax)
     _show_face(axes[0], image, "original 48 px")
     axes[1].imshow(evaluated[0, 0].numpy(), cmap="gray", vmin=0, vmax=1)
     axes[1].set_title(f"eval {config.image_size} px", fontsize=8)
@@ -155,7 +162,7 @@ def augmentation_grid(image: torch.Tensor, config: AugmentConfig, draws: int = 8
 
 def training_curves(history: pd.DataFrame, title: str = "") -> Figure:
     """Accuracy and loss against epoch, train vs val; the best validation epoch is marked."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), layout="constrained")
+    fig, axes = plt.subplots(1, 2, figsize=(COLUMN_WIDTH, 2.9), layout="constrained")
     best = int(history.loc[history["val_loss"].idxmin(), "epoch"])
     for ax, metric in zip(axes, ("acc", "loss")):
         ax.plot(history["epoch"], history[f"train_{metric}"], "o-", label="train (augmented)")
@@ -170,17 +177,21 @@ def training_curves(history: pd.DataFrame, title: str = "") -> Figure:
 def confusion_matrices(metrics: dict, classes: Sequence[str], splits=("val", "test"),
                        title: str = "") -> Figure:
     """Confusion matrices (rows: true class) per split: counts, and normalised by row."""
-    fig, axes = plt.subplots(len(splits), 2, figsize=(11, 4.4 * len(splits)), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(len(splits), 2, figsize=(COLUMN_WIDTH, 3.6 * len(splits)),
+                             squeeze=False, layout="constrained")
     for row, split in zip(axes, splits):
         cm = np.array(metrics[split]["confusion_matrix"])
         norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
         for ax, values, fmt, what in ((row[0], cm, "d", "counts"),
                                       (row[1], norm, ".2f", "share of the true class")):
             sns.heatmap(values, annot=True, fmt=fmt, cmap="Blues", cbar=False, ax=ax,
-                        xticklabels=classes, yticklabels=classes, annot_kws={"fontsize": 8})
-            ax.set(xlabel="predicted", ylabel="true",
-                   title=f"{split}: {what} (accuracy {metrics[split]['accuracy']:.3f})")
+                        xticklabels=classes, yticklabels=classes, annot_kws={"fontsize": 7})
+            ax.tick_params(axis="y", rotation=0, labelsize=8)  # class names read horizontally
+            ax.tick_params(axis="x", rotation=45, labelsize=8)
+            ax.set_xlabel("predicted")
+            ax.set_ylabel("true")
+            ax.set_title(f"{split}: {what}\n(accuracy {metrics[split]['accuracy']:.3f})",
+                         fontsize=9)
     fig.suptitle(title)
     return fig
 
@@ -195,9 +206,10 @@ def top_k_figure(curves_by_order: dict[str, dict], best_single: float | None = N
                  paper: float | None = None) -> Figure:
     """Figure 3 of the paper: ensemble accuracy against the number of members, one panel
     per member order, one line per voting rule."""
-    fig, axes = plt.subplots(1, len(curves_by_order), figsize=(5.5 * len(curves_by_order), 3.8),
-                             squeeze=False, sharey=True, layout="constrained")
-    for ax, (title, curves) in zip(axes[0], curves_by_order.items()):
+    n = len(curves_by_order)
+    fig, axes = plt.subplots(n, 1, figsize=(COLUMN_WIDTH, 2.9 * n + 0.6), squeeze=False,
+                             sharey=True, layout="constrained")
+    for ax, (title, curves) in zip(axes[:, 0], curves_by_order.items()):
         ks = np.arange(1, len(curves["soft"]) + 1)
         for rule in ("majority", "majority (random ties)", "weighted", "soft"):
             ax.plot(ks, curves[rule], "o-", ms=3, label=rule)
@@ -205,10 +217,9 @@ def top_k_figure(curves_by_order: dict[str, dict], best_single: float | None = N
             ax.axhline(best_single, color="grey", ls=":", label="best single model")
         if paper is not None:
             ax.axhline(paper, color="black", ls="--", lw=0.8, label=f"paper's best ({paper:.1%})")
-        ax.set(title=title, xlabel="number of models (k)", xticks=ks)
-    axes[0, 0].set_ylabel("test accuracy")
+        ax.set(title=title, xlabel="number of models (k)", xticks=ks, ylabel="test accuracy")
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=8)
+    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=8)
     return fig
 
 
@@ -221,7 +232,8 @@ def reconstruction_grid(images: torch.Tensor, reconstructions: dict[str, torch.T
                         ) -> Figure:
     """Figure 5: originals (top row) above their reconstructions, one row per model."""
     rows = 1 + len(reconstructions)
-    fig, axes = plt.subplots(rows, len(images), figsize=(1.3 * len(images), 1.45 * rows),
+    fig, axes = plt.subplots(rows, len(images),
+                             figsize=(min(COLUMN_WIDTH, 0.85 * len(images)), 0.95 * rows),
                              squeeze=False, layout="constrained")
     for col, face in enumerate(images):
         _show_face(axes[0, col], face)
@@ -236,7 +248,8 @@ def reconstruction_grid(images: torch.Tensor, reconstructions: dict[str, torch.T
 
 def interpolation_strip(frames: torch.Tensor, title: str = "") -> Figure:
     """Decoded faces along a straight line between two latent codes, left to right."""
-    fig, axes = plt.subplots(1, len(frames), figsize=(1.3 * len(frames), 1.7),
+    fig, axes = plt.subplots(1, len(frames),
+                             figsize=(min(COLUMN_WIDTH, 0.85 * len(frames)), 1.3),
                              layout="constrained")
     for i, (ax, frame) in enumerate(zip(axes, frames)):
         ax.imshow(_to_gray_01(frame), cmap="gray", vmin=0, vmax=1)

@@ -102,11 +102,9 @@ class RunCard:
     def __str__(self) -> str:
         p = self.profile
         lines = [f"run card · {self.chapter}"]
-        if "description" in p:  # a profile
-            lines += [f"  profile   {p['name']}: {p['description']}",
-                      f"  knobs     image {p['image_size']} px, {p['epochs']} epochs, "
-                      f"batch {p['batch_size']}, lr {p['lr']}, seed {p['seed']}"]
-        else:  # any other settings
+        if "description" in p:  # a chapter's card: the profile, not a run's knobs
+            lines.append(f"  profile   {p['name']}: {p['description']}")
+        else:  # a run's card: its recipe
             lines += textwrap.wrap(", ".join(f"{k} {v}" for k, v in p.items()), width=78,
                                    initial_indent="  settings  ", subsequent_indent=" " * 12)
         if self.data:
