@@ -222,7 +222,10 @@ def train(task_factory: Callable[[], Task], recipe: Any, data: FERData,
     if finished is not None:
         return finished
     if stored is not None and run.load_checkpoint() is None:
-        kept = load_finished(StoredRun(stored), identity)
+        try:
+            kept = load_finished(StoredRun(stored), identity)
+        except RunMismatchError:  # a summary of other settings: this run is still missing
+            kept = None
         if kept is not None:
             return kept
     if not train_missing:

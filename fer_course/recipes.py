@@ -40,6 +40,7 @@ class BackboneRecipe:
     weights: str | None = None  # "imagenet", a local file, or None / "scratch": random init
     train_limit: int | None = None
     label_smoothing: float = 0.0
+    max_rotation: float = 45.0  # degrees: the paper's RandomRotation(45)
     seed: int = 0
     precision: str = "auto"
 
@@ -51,7 +52,8 @@ class BackboneRecipe:
 class AutoencoderRecipe:
     """One run of the paper's autoencoder (chapters 4 and 5). ``lam`` weighs the MSE in
     ``multitask``; ``encoder_run`` names the finished ``reconstruct`` run that
-    ``classify_frozen`` builds on."""
+    ``classify_frozen`` builds on: a run name in the same runs folder (e.g.
+    ``"autoencoder-1000"``), so the identity does not depend on where the folder is."""
 
     task: str
     latent_dim: int = 686

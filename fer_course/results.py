@@ -135,6 +135,25 @@ def remove_summary(dest: str | os.PathLike) -> None:
     shutil.rmtree(dest, ignore_errors=True)
 
 
+def resolve_train_missing(value: Any, profile_name: str) -> bool:
+    """A chapter's ``train_missing`` parameter: ``None`` means "only in ``smoke``" (where
+    training takes seconds); papermill may pass ``"false"`` or ``"true"`` as text.
+
+    >>> resolve_train_missing(None, "smoke"), resolve_train_missing("false", "smoke")
+    (True, False)
+    >>> resolve_train_missing(None, "cpu"), resolve_train_missing("True", "cpu")
+    (False, True)
+    """
+    if value is None:
+        return profile_name == "smoke"
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(f"train_missing must be true or false, got {value!r}")
+        return text in ("true", "1", "yes")
+    return bool(value)
+
+
 def write_key_numbers(path: str | os.PathLike, numbers: dict[str, Any]) -> Path:
     """A chapter's headline numbers as json, for tests and batch summaries."""
     return atomic_write_json(path, numbers)

@@ -57,7 +57,7 @@ class BackboneTask:
         # float16 needs loss scaling against underflow; bfloat16 and float32 do not
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
         self.criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
-        self.aug = AugmentConfig(image_size=recipe.image_size)
+        self.aug = AugmentConfig(image_size=recipe.image_size, max_rotation=recipe.max_rotation)
 
     def train_batch(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Augment uint8 faces on the device (random rotation and flip, resize)."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -58,7 +59,7 @@ class AutoencoderTask:
     """Model, optimiser and schedule of one autoencoder recipe, and its step."""
 
     def __init__(self, recipe: AutoencoderRecipe, device: torch.device | str | None = None,
-                 ) -> None:
+                 runs_dir: str | os.PathLike = ".") -> None:
         self.recipe, self.device = recipe, pick_device(device)
         self.precision = resolve_precision(recipe.precision, self.device)
         self.memory_format = (torch.channels_last if uses_channels_last(self.device,
@@ -68,7 +69,12 @@ class AutoencoderTask:
                                                              memory_format=self.memory_format)
         params = list(self.model.parameters())
         if recipe.task == "classify_frozen":
-            encoder = RunFolder(recipe.encoder_run).load_checkpoint(map_location=self.device)
+            # a run name, beside this run's own folder (or a path to one)
+            folder = RunFolder(Path(runs_dir) / recipe.encoder_run)
+            encoder = folder.load_checkpoint(map_location=self.device)
+            if encoder is None:
+                raise FileNotFoundError(f"classify_frozen: no trained encoder at {folder.path} "
+                                        "(train the reconstruct run first)")
             self.model.load_state_dict(encoder["model"])
             for p in self.model.encoder.parameters():
                 p.requires_grad_(False)
@@ -132,7 +138,8 @@ def fit_autoencoder(data: FERData, recipe: AutoencoderRecipe, run_dir: str | os.
                     train_missing: bool = True) -> RunResult:
     """Train ``recipe`` on ``data`` into ``run_dir`` (load, resume or train: the engine;
     ``stored`` and ``train_missing`` as in ``fer_course.engine.train``)."""
-    return train(lambda: AutoencoderTask(recipe, device), recipe, data, run_dir,
+    return train(lambda: AutoencoderTask(recipe, device, Path(run_dir).parent), recipe, data,
+                 run_dir,
                  title=recipe.task, progress=progress, callbacks=callbacks,
                  stored=stored, train_missing=train_missing)
 

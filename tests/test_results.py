@@ -51,8 +51,14 @@ def test_a_stored_summary_stands_in_for_a_missing_run(finished, tmp_path: Path) 
                 train_missing=False)
     assert again.loaded and isinstance(again.run, StoredRun)
     assert again.metrics["test"] == result.metrics["test"]
+    # a summary made with other settings does not stand in: the run counts as missing
+    with pytest.raises(MissingRunError):
+        fit(data, "resnet18", profile.overridden(epochs=2), tmp_path / "other", stored=stored,
+            train_missing=False)
+    (tmp_path / "mismatch").mkdir()
+    fit(data, "resnet18", profile, tmp_path / "mismatch" / "resnet18", progress=False)
     with pytest.raises(RunMismatchError, match="epochs: saved 1, asked 2"):
-        fit(data, "resnet18", profile.overridden(epochs=2), tmp_path / "other", stored=stored)
+        fit(data, "resnet18", profile.overridden(epochs=2), tmp_path / "mismatch" / "resnet18")
     with pytest.raises(MissingRunError, match="train_missing = True"):
         fit(data, "vgg11", profile, tmp_path / "vgg11", stored=tmp_path / "nothing",
             train_missing=False)

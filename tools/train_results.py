@@ -29,17 +29,17 @@ QUEUES = {
     "multitask": [("multitask-lam1", "multitask", {"lam": 1.0}),
                   ("multitask-lam0", "multitask", {"lam": 0.0})],
     "members": [("resnet18", "backbone", {}), ("densenet121", "backbone", {}),
-                ("resnet34", "backbone", {}), ("vgg11", "backbone", {}),
-                ("resnet50", "backbone", {}), ("resnext50_32x4d", "backbone", {}),
+                ("resnet34", "backbone", {}), ("resnet50", "backbone", {}),
+                ("densenet169", "backbone", {}), ("resnext50_32x4d", "backbone", {}),
                 ("resnet18-seed1", "backbone", {"arch": "resnet18", "seed": 1}),
                 ("resnet18-seed2", "backbone", {"arch": "resnet18", "seed": 2}),
-                ("densenet121-seed1", "backbone", {"arch": "densenet121", "seed": 1}),
-                ("resnet34-seed1", "backbone", {"arch": "resnet34", "seed": 1})],
+                ("resnet34-seed1", "backbone", {"arch": "resnet34", "seed": 1}),
+                ("densenet121-seed1", "backbone", {"arch": "densenet121", "seed": 1})],
     "autoencoder": [("autoencoder-200", "reconstruct", {"latent_dim": 200}),
                     ("autoencoder-500", "reconstruct", {"latent_dim": 500}),
                     ("autoencoder-1000", "reconstruct", {"latent_dim": 1000}),
                     ("frozen-classifier-1000", "classify_frozen",
-                     {"latent_dim": 1000, "encoder_run": "runs/cpu/autoencoder-1000"}),
+                     {"latent_dim": 1000, "encoder_run": "autoencoder-1000"}),
                     ("ae-lr-0.05", "reconstruct",
                      {"latent_dim": 500, "lr": 0.05, "epochs": 3, "train_limit": 3000}),
                     ("ae-lr-0.001", "reconstruct",
@@ -48,8 +48,10 @@ QUEUES = {
 }
 
 
+# the multitask pair and the members first, the seeds and the third lambda last
 ALL = [QUEUES["multitask"][0], QUEUES["members"][0], QUEUES["multitask"][1],
-       *QUEUES["members"][1:6], *QUEUES["autoencoder"], *QUEUES["members"][6:]]
+       *QUEUES["members"][1:6], *QUEUES["autoencoder"][:-1], *QUEUES["members"][6:],
+       QUEUES["autoencoder"][-1]]
 
 
 def train_one(name: str, kind: str, options: dict, data, profile, runs_dir: Path):

@@ -9,16 +9,16 @@ raw, delta- or MED-predicted pixels were each either larger or several times slo
 to decode). Labels, csv rows, split sizes, classes, source, notes and skipped rows
 are kept, so ``read_packed_fer(write_packed_fer(d, p))`` equals ``d``.
 
-Layout: ``FERPACK\\0``, a 4-byte little-endian header length, a utf-8 JSON header,
-an xz section (labels, rows and each image's place among the distinct ones, all
-int64), then the WebP strips. The header holds each section's size and CRC-32 and a
-sha256 of all pixels, so a truncated or damaged file fails with a ``FERFormatError``
-that names it.
+Layout: ``FERPACK\\0``, the JSON header's length and CRC-32 (little-endian uint32
+each), the utf-8 JSON header, an xz section (labels, rows and each image's place among the
+distinct ones, all int64), then the WebP strips. The header holds each section's size
+and CRC-32 and a sha256 of all pixels, so a truncated or damaged file fails with a
+``FERFormatError`` that names it.
 
 >>> import tempfile
 >>> from fer_course.data.synthetic import make_synthetic_fer
 >>> d = make_synthetic_fer(14, 7, 7)
->>> p = write_packed_fer(d, Path(tempfile.mkdtemp()) / "fer2013.ferpack")
+>>> p = write_packed_fer(d, Path(tempfile.mkdtemp()) / "fer2013.ferpack", effort="fast")
 >>> back = read_packed_fer(p)
 >>> back.counts(), bool((back.test.images == d.test.images).all()), back.source
 ({'train': 14, 'val': 7, 'test': 7}, True, 'synthetic (seed 0)')
@@ -60,7 +60,9 @@ EFFORTS: dict[str, tuple[int, int]] = {"fast": (50, 0), "default": (100, 4), "ma
 """WebP (quality, method) per effort. On FER-2013, ``max`` is about 2% smaller than
 ``default`` and ten times slower to write; ``fast`` is about 40% larger. Decoding
 takes the same time for all."""
-_LENGTH = struct.Struct("<I")
+_LENGTH = struct.Struct("<II")  # header length, header CRC-32
+_HEADER_KEYS = ("classes", "source", "notes", "skipped", "counts", "index", "strips",
+                "images_sha256")
 
 
 def distinct_images(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -136,7 +138,8 @@ def write_packed_fer(data: FERData, path: str | os.PathLike, effort: str = "max"
 
     >>> import tempfile
     >>> from fer_course.data.synthetic import make_synthetic_fer
-    >>> p = write_packed_fer(make_synthetic_fer(14, 7, 7), Path(tempfile.mkdtemp()) / "s.ferpack")
+    >>> d = make_synthetic_fer(14, 7, 7)
+    >>> p = write_packed_fer(d, Path(tempfile.mkdtemp()) / "s.ferpack", effort="fast")
     >>> p.read_bytes()[:8]
     b'FERPACK\\x00'
     """
@@ -161,7 +164,7 @@ def write_packed_fer(data: FERData, path: str | os.PathLike, effort: str = "max"
     }
     head = json.dumps(header, ensure_ascii=False).encode("utf-8")
     with atomic_open(path, "wb") as handle:
-        for part in (MAGIC, _LENGTH.pack(len(head)), head, index, *strips):
+        for part in (MAGIC, _LENGTH.pack(len(head), zlib.crc32(head)), head, index, *strips):
             handle.write(part)
     return path
 
@@ -174,14 +177,18 @@ def _read_header(blob: bytes, path: Path) -> tuple[dict, int]:
     start = len(MAGIC) + _LENGTH.size
     if len(blob) < start:
         raise FERFormatError(f"{path}: truncated: {len(blob)} bytes, shorter than its header")
-    (length,) = _LENGTH.unpack_from(blob, len(MAGIC))
+    length, crc = _LENGTH.unpack_from(blob, len(MAGIC))
     if len(blob) < start + length:
         raise FERFormatError(f"{path}: truncated: {len(blob):,} bytes, but its header "
                              f"alone needs {start + length:,}")
+    if zlib.crc32(blob[start:start + length]) != crc:
+        raise FERFormatError(f"{path}: corrupt header (CRC-32 mismatch)")
     try:
         header = json.loads(blob[start:start + length].decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise FERFormatError(f"{path}: corrupt header ({err})") from err
+    if not isinstance(header, dict) or any(key not in header for key in _HEADER_KEYS):
+        raise FERFormatError(f"{path}: header lacks some of {list(_HEADER_KEYS)}")
     if header.get("version") != FORMAT_VERSION or header.get("codec") != CODEC:
         raise FERFormatError(f"{path}: format version {header.get('version')} codec "
                              f"{header.get('codec')!r}; this reader knows version "

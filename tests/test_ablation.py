@@ -1,0 +1,136 @@
+"""The λ ablation helpers of chapter 5: gradients per part, the table, pairing, the reading."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from fer_course.ablation import (
+    KEY_COLUMNS,
+    ablation_table,
+    evaluation_subset,
+    paired_correctness,
+    part_gradients,
+    read_ablation,
+)
+from fer_course.data import make_synthetic_fer
+from fer_course.recipes import AutoencoderRecipe
+from fer_course.significance import BootstrapResult
+from fer_course.train_autoencoder import AutoencoderTask
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def gradients(lam: float, mode: str = "train") -> dict[str, torch.Tensor]:
+    task = AutoencoderTask(AutoencoderRecipe("multitask", latent_dim=8, lam=lam,
+                                             precision="fp32"), device="cpu")
+    getattr(task.model, mode)()
+    images = torch.randint(0, 256, (6, 48, 48), dtype=torch.uint8,
+                           generator=torch.Generator().manual_seed(0))
+    return part_gradients(task, images, torch.arange(6) % 7, seed=0)
+
+
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_gradients_follow_eqs_4_to_6(mode: str) -> None:
+    zero, one, two = gradients(0.0, mode), gradients(1.0, mode), gradients(2.0, mode)
+    assert set(one) == {"encoder", "decoder", "classifier"}
+    assert one["decoder"].norm() > 0 and zero["decoder"].norm() == 0  # Eq. 5, λ = 0
+    assert torch.allclose(two["decoder"], 2 * one["decoder"], rtol=1e-4, atol=1e-7)
+    assert torch.equal(zero["classifier"], two["classifier"])  # Eq. 4: no λ
+    # Eq. 6: the encoder's gradient is the CE part plus λ times the MSE part
+    step_up, step_down = two["encoder"] - one["encoder"], one["encoder"] - zero["encoder"]
+    assert (step_up - step_down).norm() <= 1e-4 * step_down.norm() + 1e-6 * zero["encoder"].norm()
+    if mode == "train":  # the decoder's pull on the encoder is there
+        assert (one["encoder"] - zero["encoder"]).norm() > 1e-3 * zero["encoder"].norm()
+
+
+def test_part_gradients_clears_old_gradients() -> None:
+    task = AutoencoderTask(AutoencoderRecipe("multitask", latent_dim=8, precision="fp32"),
+                           device="cpu")
+    task.model.eval()
+    images, labels = torch.zeros(2, 48, 48, dtype=torch.uint8), torch.tensor([0, 1])
+    first = part_gradients(task, images, labels)
+    second = part_gradients(task, images, labels)
+    assert torch.equal(first["decoder"], second["decoder"])
+
+
+def run(train: float, val: float, test: float, mse: float = 0.02) -> SimpleNamespace:
+    def split(acc: float, n: int) -> dict:
+        right = round(acc * n)
+        return {"accuracy": acc, "confusion_matrix": [[right, 0], [n - right, 0]]}
+
+    return SimpleNamespace(metrics={"train": split(train, 1000), "val": split(val, 500),
+                                    "test": {**split(test, 500), "mse_pixels": mse},
+                                    "wall_time_s": 120.0})
+
+
+def test_ablation_table_rows_and_gap() -> None:
+    table = ablation_table({1.0: run(0.8, 0.6, 0.62), 0: run(0.9, 0.58, 0.6)})
+    assert list(table.index) == [1.0, 0.0]
+    assert set(KEY_COLUMNS) <= set(table.columns)
+    assert table.loc[0.0, "gap"] == pytest.approx(0.32)
+    assert table.loc[1.0, "minutes"] == 2.0
+    assert list(table.loc[1.0, ["n_train", "n_val"]]) == [1000, 500]
+    expected = np.hypot(np.sqrt(0.8 * 0.2 / 1000), np.sqrt(0.6 * 0.4 / 500))
+    assert table.loc[1.0, "gap_se"] == pytest.approx(expected)
+
+
+class FakeRun:
+    def __init__(self, rows, predicted, labels):
+        self.p = {"test_rows": np.array(rows), "test_labels": np.array(labels),
+                  "test_probs": np.eye(3)[predicted]}
+
+    def read_predictions(self, data=None):
+        return self.p
+
+
+def test_paired_correctness_joins_by_row() -> None:
+    a = FakeRun([10, 11, 12], [0, 1, 2], [0, 1, 0])  # right, right, wrong
+    b = FakeRun([12, 10, 11], [0, 2, 1], [0, 0, 1])  # rows 12, 10, 11: right, wrong, right
+    correct_a, correct_b = paired_correctness(a, b, data=None)
+    assert correct_a.tolist() == [True, True, False]  # rows 10, 11, 12
+    assert correct_b.tolist() == [False, True, True]
+
+
+def test_paired_correctness_refuses_other_images() -> None:
+    with pytest.raises(ValueError, match="different test images"):
+        paired_correctness(FakeRun([1, 2], [0, 0], [0, 0]), FakeRun([1, 3], [0, 0], [0, 0]),
+                           None)
+
+
+def boot(low: float, high: float) -> BootstrapResult:
+    return BootstrapResult((low + high) / 2, low, high, 0.5, 0.95, 100)
+
+
+@pytest.mark.parametrize(("control", "treated", "test", "expected"), [
+    ((0.60, 0.60), (0.60, 0.60), boot(-0.01, 0.01), "does not overfit"),
+    ((0.95, 0.60), (0.80, 0.62), boot(0.01, 0.03), "useful sense"),
+    ((0.95, 0.60), (0.80, 0.62), boot(-0.01, 0.03), "no better"),
+    ((0.95, 0.60), (0.80, 0.55), boot(-0.06, -0.03), "at a cost"),
+    ((0.80, 0.60), (0.95, 0.60), boot(-0.01, 0.01), "opposite"),
+    ((0.90, 0.60), (0.905, 0.60), boot(-0.01, 0.01), "no evidence"),
+])
+def test_read_ablation_verdicts(control, treated, test, expected) -> None:
+    table = ablation_table({0.0: run(*control, 0.6), 1.0: run(*treated, 0.6)})
+    text = read_ablation(table, test)
+    assert expected in text.splitlines()[-1]
+    assert text.startswith("λ = 0: train")
+
+
+def test_evaluation_subset_keeps_training_and_rows() -> None:
+    data = make_synthetic_fer(14, 7, 7, seed=1)
+    small = evaluation_subset(data, 4)
+    assert small.train is data.train
+    assert small.counts() == {"train": 14, "val": 4, "test": 4}
+    assert list(small.test.rows) == list(data.test.rows[:4])
+    assert torch.equal(small.val.labels, data.val.labels[:4])
+    assert small.source != data.source
