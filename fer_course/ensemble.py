@@ -316,7 +316,8 @@ class EnsembleMembers:
         return curves
 
 
-def selection_comparison(members: EnsembleMembers, rule: Rule | str) -> dict[str, dict]:
+def selection_comparison(members: EnsembleMembers, rule: Rule | str,
+                         seed: int = 0) -> dict[str, dict]:
     """The honest choice against the paper's, for one rule.
 
     honest: members ordered by validation accuracy, k chosen on the validation curve;
@@ -326,7 +327,7 @@ def selection_comparison(members: EnsembleMembers, rule: Rule | str) -> dict[str
     rule = Rule(rule).value
     out = {}
     for name, split in (("honest (choose on val)", "val"), ("paper's (choose on test)", "test")):
-        curves = {on: members.curves(split, on) for on in ("val", "test")}
+        curves = {on: members.curves(split, on, seed=seed) for on in ("val", "test")}
         k = int(np.argmax(curves[split][rule])) + 1  # the first k reaching the best value
         out[name] = {"k": k, "val": float(curves["val"][rule][k - 1]),
                      "test": float(curves["test"][rule][k - 1]),

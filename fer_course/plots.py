@@ -18,6 +18,7 @@ import pandas as pd
 import seaborn as sns
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .augment import AugmentConfig, apply_params, denormalize, eval_transform, sample_params
 from .data.audit import AuditReport
@@ -160,15 +161,20 @@ def augmentation_grid(image: torch.Tensor, config: AugmentConfig, draws: int = 8
     return fig
 
 
-def training_curves(history: pd.DataFrame, title: str = "") -> Figure:
-    """Accuracy and loss against epoch, train vs val; the best validation epoch is marked."""
+def training_curves(history: pd.DataFrame, title: str = "",
+                    train_label: str = "train (augmented)", loss_label: str = "cross-entropy",
+                    ) -> Figure:
+    """Accuracy and loss against epoch, train vs val; the best validation epoch is marked.
+    ``train_label`` and ``loss_label`` say what was measured (e.g. no augmentation, or
+    the multitask loss CE + λ·MSE)."""
     fig, axes = plt.subplots(1, 2, figsize=(COLUMN_WIDTH, 2.9), layout="constrained")
     best = int(history.loc[history["val_loss"].idxmin(), "epoch"])
     for ax, metric in zip(axes, ("acc", "loss")):
-        ax.plot(history["epoch"], history[f"train_{metric}"], "o-", label="train (augmented)")
+        ax.plot(history["epoch"], history[f"train_{metric}"], "o-", label=train_label)
         ax.plot(history["epoch"], history[f"val_{metric}"], "o-", label="val")
         ax.axvline(best, color="grey", ls=":", lw=1, label=f"lowest val loss (epoch {best})")
-        ax.set(xlabel="epoch", ylabel="accuracy" if metric == "acc" else "cross-entropy")
+        ax.set(xlabel="epoch", ylabel="accuracy" if metric == "acc" else loss_label)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].legend(fontsize=8)
     fig.suptitle(title)
     return fig

@@ -43,6 +43,17 @@ class BootstrapResult:
     def interval(self) -> tuple[float, float]:
         return self.low, self.high
 
+    @property
+    def p_text(self) -> str:
+        """The p-value as text; a bootstrap cannot resolve below ``1 / n_boot``.
+
+        >>> BootstrapResult(0.1, 0.05, 0.15, 0.0, 0.95, 10_000).p_text
+        'p < 0.0001'
+        """
+        if self.p_value == 0.0:
+            return f"p < {1 / self.n_boot:g}"
+        return f"p = {self.p_value:.3g}"
+
 
 @dataclass(frozen=True)
 class McNemarResult:

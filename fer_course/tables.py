@@ -40,7 +40,7 @@ def table5(runs: str | os.PathLike | Sequence[Any]) -> pd.DataFrame:
             "test": m["test"]["accuracy"], "paper train": paper[0], "paper val": paper[1],
             "paper test": paper[2], "test - paper": m["test"]["accuracy"] - paper[2],
             "profile": run.path.parent.name, "epochs": s["epochs"], "image px": s["image_size"],
-            "weights": s["weights"] or "none", "minutes": (m.get("wall_time_s") or 0) / 60,
+            "weights": s["weights"] or "scratch", "minutes": (m.get("wall_time_s") or 0) / 60,
         })
     order = {name: i for i, name in enumerate(PAPER_TABLE5)}
     table = pd.DataFrame(rows, columns=TABLE5_COLUMNS)

@@ -48,7 +48,7 @@ def face_browser(data: FERData) -> widgets.Widget:
     return widgets.VBox([widgets.HBox([split_box, class_box]), index, out])
 
 
-def top_k_slider(members, rule: str = "soft") -> widgets.Widget:
+def top_k_slider(members, rule: str = "soft", seed: int = 0) -> widgets.Widget:
     """Slide k; see the members of the top-k ensemble (ordered by validation accuracy) and
     its validation and test accuracy under ``rule``."""
     from .ensemble import RULES, ensemble_predictions, order_by
@@ -65,7 +65,7 @@ def top_k_slider(members, rule: str = "soft") -> widgets.Widget:
         lines = [f"top-{k.value} by validation accuracy: {names}"]
         for split in ("val", "test"):
             probs, labels = members.split(split)
-            predicted = ensemble_predictions(probs, chosen, rule_box.value, weights)
+            predicted = ensemble_predictions(probs, chosen, rule_box.value, weights, seed=seed)
             acc = (predicted == labels).mean()
             lines.append(f"  {split} accuracy ({rule_box.value}): {acc:.4f}")
         with out:

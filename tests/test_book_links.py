@@ -26,7 +26,7 @@ COLAB_URL = ((CONFIG.get("launch_buttons") or {}).get("colab_url") or "").rstrip
 CHAPTERS = sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
 
 COLAB_LINK = re.compile(r"https?://colab\.research\.google\.com/github/[^\s)\"'>\]]+")
-GIT_URL = re.compile(r"git\+(https?://[^\s\"'@#]+)")
+CLONE_URL = re.compile(r"git clone -q --depth 1 (https?://\S+?)(?:\.git)? ")
 
 
 def _load_tool():
@@ -73,11 +73,13 @@ def test_colab_setup_cell_installs_from_config(notebook: Path):
     nb = nbformat.read(notebook, as_version=4)
     name, setup = notebook.relative_to(ROOT).as_posix(), nb.cells[1]
     assert setup.cell_type == "code", f"{name}: the second cell is not the Colab setup cell"
-    wrong = [url for url in GIT_URL.findall(setup.source) if url != REPO_URL]
+    wrong = [url for url in CLONE_URL.findall(setup.source) if url != REPO_URL]
     assert not wrong, (f"{name}: the setup cell installs from {wrong[0]}, _config.yml says "
                        f"{REPO_URL}; run python tools/sync_links.py")
-    assert f'%pip install -q "git+{REPO_URL}"' in setup.source, \
-        f"{name}: the setup cell lacks %pip install -q \"git+{REPO_URL}\""
+    repo = REPO_URL.rsplit("/", 1)[1]
+    assert f"git clone -q --depth 1 {REPO_URL} /content/{repo}" in setup.source, \
+        f"{name}: the setup cell lacks git clone -q --depth 1 {REPO_URL} /content/{repo}"
+    assert "FER_COURSE_RESULTS" in setup.source, f"{name}: stored results not located"
     # Idempotent and Colab-only, says when there is no GPU, and is folded on the website.
     assert '"google.colab" in sys.modules' in setup.source, name
     assert 'find_spec("fer_course") is None' in setup.source, name
@@ -121,4 +123,5 @@ def test_sync_tool_rewrites_a_stale_book(tmp_path: Path):
         after = nbformat.read(tmp_path / chapter.relative_to(ROOT), as_version=4)
         assert [c.get("outputs") for c in after.cells] == [c.get("outputs") for c in before.cells]
         assert "/github/someone/elsewhere/blob/" in after.cells[0].source
-        assert '"git+https://github.com/someone/elsewhere"' in after.cells[1].source
+        assert "clone -q --depth 1 https://github.com/someone/elsewhere /content/elsewhere" \
+            in after.cells[1].source

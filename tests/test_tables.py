@@ -35,7 +35,7 @@ def test_table5_reads_every_finished_run(runs) -> None:
     assert row["test"] == results["resnet18"].metrics["test"]["accuracy"]
     assert row["paper test"] == PAPER_TABLE5["resnet18"][2]
     assert row["test - paper"] == pytest.approx(row["test"] - row["paper test"])
-    assert row["profile"] == "smoke" and row["epochs"] == 2 and row["weights"] == "none"
+    assert row["profile"] == "smoke" and row["epochs"] == 2 and row["weights"] == "scratch"
 
 
 def test_training_figures(runs) -> None:

@@ -6,8 +6,9 @@ beside it). This script rewrites what is derived from it, in every file of ``_to
 
 * the Colab badge of each chapter notebook (in its first markdown cell):
   ``<colab_url>/github/<owner>/<repo>/blob/<branch>/<path_to_book>/<file>.ipynb``;
-* the install line of each chapter's Colab setup cell (its second cell):
-  ``%pip install -q "git+<url>"``;
+* the clone line of each chapter's Colab setup cell (its second cell), which fetches the
+  library and the stored run summaries (``results/``):
+  ``!git clone -q --depth 1 <url> /content/<repo>``, installed from there;
 * ``git clone <url> && cd <repo>`` in the book's markdown pages.
 
 Usage, from anywhere::
@@ -35,8 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 #: A Colab badge: ``[![Open In Colab](<image>)](<link>)``; group 2 is the link.
 BADGE_RE = re.compile(r"(\[!\[Open In Colab\]\([^)\s]*\)\]\()([^)\s]*)(\))")
-#: The package URL of a pip install from git; group 1 is the URL.
-GIT_INSTALL_RE = re.compile(r"git\+(https?://[^\s\"'@#]+)")
+#: The setup cell's clone: group 1 is the URL, group 2 the folder name under /content.
+SETUP_CLONE_RE = re.compile(r"git clone -q --depth 1 (https?://\S+?)(?:\.git)? /content/(\S+)")
 #: A ``git clone <url>`` command, optionally followed by ``&& cd <folder>``; group 1 is the
 #: URL (without ``.git``), group 2 the ``cd``.
 CLONE_RE = re.compile(
@@ -64,7 +65,8 @@ class BookLinks:
 
     @property
     def install_line(self) -> str:
-        return f'%pip install -q "git+{self.url}"'
+        """The setup cell's clone (library and stored results in one)."""
+        return f"git clone -q --depth 1 {self.url} /content/{self.repo}"
 
     @property
     def clone_line(self) -> str:
@@ -145,7 +147,7 @@ def notebook_problems(path: Path, links: BookLinks, book_root: Path = ROOT) -> l
                     problems.append(f"{rel}: Colab badge links to {match[2]}, expected {expected}")
             problems += _clone_problems(rel, cell.source, links)
     setup = _setup_cell(nb)
-    wrong = [m[1] for m in GIT_INSTALL_RE.finditer(setup.source if setup else "")
+    wrong = [m[1] for m in SETUP_CLONE_RE.finditer(setup.source if setup else "")
              if m[1] != links.url]
     for url in wrong:
         problems.append(f"{rel}: the setup cell installs from {url}, expected {links.url}")
@@ -197,7 +199,8 @@ def _sync_notebook(path: Path, links: BookLinks, book_root: Path) -> bool:
         first.source = first.source.rstrip() + f"\n\n[![Open In Colab]({BADGE_IMAGE})]({expected})"
     setup = _setup_cell(nb)
     if setup is not None:
-        setup.source = GIT_INSTALL_RE.sub(lambda m: f"git+{links.url}", setup.source)
+        setup.source = SETUP_CLONE_RE.sub(lambda m: links.install_line, setup.source)
+        setup.source = re.sub(r"/content/[\w.-]+", f"/content/{links.repo}", setup.source)
     after = nbformat.writes(nb)
     if not after.endswith("\n"):
         after += "\n"  # as nbformat.write does
