@@ -202,6 +202,7 @@ def run_batch(notebook: str | os.PathLike, models: Sequence[str] | None,
     ``models=None`` means the paper's 17 backbones. With ``gpus`` one job runs per listed GPU
     at a time, each seeing only its GPU (``CUDA_VISIBLE_DEVICES``); without, one after another.
     An existing ``data_path`` is made absolute (the notebook runs in its own folder). A
+    notebook with a ``train_missing`` parameter gets ``True``: a batch asks for training. A
     skipped model's ``seconds`` is its run's recorded ``wall_time_s``.
 
     >>> run_batch("missing.ipynb", ["resnet18"], "batch")
@@ -226,6 +227,8 @@ def run_batch(notebook: str | os.PathLike, models: Sequence[str] | None,
         raise ValueError(f"{clash} are set by the batch itself; do not pass them as extras")
     out = Path(out).resolve()
     parameters: dict[str, Any] = {"runs_dir": str(out / "runs")}
+    if names is not None and "train_missing" in names:
+        parameters["train_missing"] = True  # a batch is an explicit request to train
     if profile is not None:
         parameters["profile"] = profile
     if data_path is not None:
