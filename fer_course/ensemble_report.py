@@ -36,11 +36,12 @@ PAPER_BEST_ENSEMBLE = {"k": 13, "test": 0.740}  # section 5.1.2: its top-13 ense
 
 def member_runs(runs_dir: str | os.PathLike, profile: Any, data: Any = None,
                 min_members: int = 3, standby_archs: Sequence[str] = (),
-                train_missing: bool = False) -> list:
+                train_missing: bool = False, standby_epochs: int | None = None) -> list:
     """The finished backbone runs to ensemble: local runs under ``runs_dir`` plus the stored
     summaries of ``profile`` (``results/<profile>/``). Where fewer than ``min_members``
-    exist, ``train_missing`` trains ``standby_archs`` into ``runs_dir`` (needs ``data``);
-    otherwise a ``MissingRunError`` says how to get the runs."""
+    exist, ``train_missing`` trains ``standby_archs`` into ``runs_dir`` (needs ``data``;
+    ``standby_epochs`` shortens them, ``None``: the profile's epochs); otherwise a
+    ``MissingRunError`` says how to get the runs."""
     from .engine import MissingRunError
     from .results import results_root, runs_or_results
 
@@ -58,7 +59,7 @@ def member_runs(runs_dir: str | os.PathLike, profile: Any, data: Any = None,
         raise ValueError("training the standby members needs the loaded data")
     from .train import ensure_runs
 
-    ensure_runs(data, list(standby_archs), profile, runs_dir)
+    ensure_runs(data, list(standby_archs), profile.overridden(epochs=standby_epochs), runs_dir)
     return runs_or_results(runs_dir, profile.name, setting="arch")
 
 

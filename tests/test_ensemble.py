@@ -205,7 +205,7 @@ class FakeRun:
         self.path = Path(name)
         self._preds, self._classes = preds, classes
 
-    def read_predictions(self) -> dict:
+    def read_predictions(self, data=None) -> dict:
         return self._preds
 
     def read_metrics(self) -> dict:

@@ -16,13 +16,15 @@ def test_run_card_names_profile_data_device_versions_and_time(small_synthetic, t
     card = RunCard.start("test chapter", get_profile("smoke", epochs=2), device="cpu")
     card.record_data(small_synthetic).finish()
     text = str(card)
-    assert "smoke" in text and "2 epochs" in text
+    assert "profile   smoke: synthetic data" in text and "epochs" not in text  # no run knobs
     assert "synthetic (seed 1): train 140 / val 35 / test 35" in text
     assert "cpu (" in text and "torch " in text and "wall time" in text
     saved = json.loads(card.save(tmp_path / "card.json").read_text())
     assert saved["profile"]["epochs"] == 2
     assert saved["data"]["counts"] == {"train": 140, "val": 35, "test": 35}
     assert saved["wall_time_s"] >= 0
+    run_card = RunCard.start("resnet18", {"arch": "resnet18", "epochs": 2}, device="cpu")
+    assert "settings  arch resnet18, epochs 2" in str(run_card)  # a run's card: its recipe
     assert "_t0" not in saved
 
 

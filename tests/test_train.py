@@ -65,7 +65,7 @@ def test_finished_run_is_loaded_not_retrained(tiny_data, tmp_path: Path, monkeyp
     monkeypatch.setattr("fer_course.train.BackboneTask", no_training)
     again = fit(tiny_data, "resnet18", profile, tmp_path / "r18", progress=False)
     assert again.loaded and again.metrics["test"] == first.metrics["test"]
-    with pytest.raises(RunMismatchError, match=r"lr: saved 0.01, asked 0.5"):
+    with pytest.raises(RunMismatchError, match=rf"lr: saved {profile.lr}, asked 0.5"):
         fit(tiny_data, "resnet18", profile.overridden(lr=0.5), tmp_path / "r18", progress=False)
 
 

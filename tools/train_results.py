@@ -48,10 +48,11 @@ QUEUES = {
 }
 
 
-# the multitask pair and the members first, the seeds and the third lambda last
+# what the chapters need first: the multitask pair, a first ensemble, the autoencoders,
+# the third lambda; then more members and seeds
 ALL = [QUEUES["multitask"][0], QUEUES["members"][0], QUEUES["multitask"][1],
-       *QUEUES["members"][1:6], *QUEUES["autoencoder"][:-1], *QUEUES["members"][6:],
-       QUEUES["autoencoder"][-1]]
+       *QUEUES["members"][1:3], *QUEUES["autoencoder"], *QUEUES["members"][3:5],
+       *QUEUES["members"][6:8], QUEUES["members"][5], *QUEUES["members"][8:]]
 
 
 def train_one(name: str, kind: str, options: dict, data, profile, runs_dir: Path):
