@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from . import cache
+from .ferplus import apply_ferplus_labels, find_ferplus, missing_ferplus_message
 from .image_folders import (
     PAPER_VAL_FRACTION,
     find_split_folders,
@@ -37,6 +38,7 @@ from .types import (
 )
 
 MAX_LISTED_SKIPS = 10
+LABEL_SETS = ("fer2013", "ferplus")
 
 
 def load_fer2013(
@@ -46,6 +48,8 @@ def load_fer2013(
     use_cache: bool = True,
     val_fraction: float = PAPER_VAL_FRACTION,
     seed: int = 0,
+    labels: str = "fer2013",
+    ferplus_path: str | os.PathLike | None = None,
 ) -> FERData:
     """Load FER-2013 from a csv, an ``.npz``, a ``.ferpack`` or an image-folder root.
 
@@ -55,7 +59,24 @@ def load_fer2013(
     (and warns); by default the first bad row raises ``FERFormatError`` naming its line.
     ``val_fraction`` and ``seed`` only matter for a ``train``/``test`` folder layout,
     where the validation split is carved from the training images.
+    ``labels="ferplus"`` relabels every image by the majority of its FER+ votes, read from
+    ``ferplus_path`` (else ``$FERPLUS_PATH`` or ``data/fer2013new.csv``): images without a
+    valid majority are dropped and ``Contempt`` becomes class 7 (see ``fer_course.data.ferplus``).
     """
+    if labels not in LABEL_SETS:
+        raise ValueError(f"labels must be one of {LABEL_SETS}, got {labels!r}")
+    ferplus_file = None
+    if labels == "ferplus":  # found before the long read, so that a missing file fails fast
+        ferplus_file = find_ferplus(ferplus_path)
+        if ferplus_file is None:
+            raise FileNotFoundError(missing_ferplus_message())
+    data = _load(path, skip_bad_rows, use_cache, val_fraction, seed)
+    return data if ferplus_file is None else apply_ferplus_labels(data, ferplus_file)
+
+
+def _load(path: str | os.PathLike | None, skip_bad_rows: bool, use_cache: bool,
+          val_fraction: float, seed: int) -> FERData:
+    """``load_fer2013`` with FER-2013's own labels."""
     source = find_fer2013(path)
     from .packed import PACKED_SUFFIX, read_packed_fer  # here: packed imports this module
 
@@ -81,7 +102,7 @@ def load_fer2013(
         extra = len(skipped) - MAX_LISTED_SKIPS
         more = f" and {extra} more" if extra > 0 else ""
         notes = [*notes, f"skipped {len(skipped)} bad rows of {source.name}: {listed}{more}"]
-        warnings.warn(notes[-1], stacklevel=2)
+        warnings.warn(notes[-1], stacklevel=3)
     data = from_arrays(images, labels, usage, source=source.name, notes=notes)
     data.skipped = list(skipped)
     for split in data.splits().values():
