@@ -48,6 +48,9 @@ def library_versions() -> dict[str, str]:
     }
 
 
+WIDTH = 72  # characters: a printed card fits the book's column and needs no scrolling
+
+
 @dataclass
 class RunCard:
     """What produced a chapter's outputs. ``start`` it first, ``finish`` it last."""
@@ -103,9 +106,10 @@ class RunCard:
         p = self.profile
         lines = [f"run card · {self.chapter}"]
         if "description" in p:  # a chapter's card: the profile, not a run's knobs
-            lines.append(f"  profile   {p['name']}: {p['description']}")
+            lines += textwrap.wrap(f"{p['name']}: {p['description']}", width=WIDTH,
+                                   initial_indent="  profile   ", subsequent_indent=" " * 12)
         else:  # a run's card: its recipe
-            lines += textwrap.wrap(", ".join(f"{k} {v}" for k, v in p.items()), width=78,
+            lines += textwrap.wrap(", ".join(f"{k} {v}" for k, v in p.items()), width=WIDTH,
                                    initial_indent="  settings  ", subsequent_indent=" " * 12)
         if self.data:
             c = self.data["counts"]
@@ -114,7 +118,7 @@ class RunCard:
             lines += [f"            note: {n}" for n in self.data["notes"]]
         lines += [
             f"  device    {self.device}",
-            *textwrap.wrap(", ".join(f"{k} {v}" for k, v in self.versions.items()), width=78,
+            *textwrap.wrap(", ".join(f"{k} {v}" for k, v in self.versions.items()), width=WIDTH,
                            initial_indent="  versions  ", subsequent_indent=" " * 12),
             f"  started   {self.started}",
         ]
