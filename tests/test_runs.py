@@ -16,7 +16,7 @@ def test_run_card_names_profile_data_device_versions_and_time(small_synthetic, t
     card = RunCard.start("test chapter", get_profile("smoke", epochs=2), device="cpu")
     card.record_data(small_synthetic).finish()
     text = str(card)
-    assert "profile   smoke: synthetic data" in text and "epochs" not in text  # no run knobs
+    assert "profile   smoke: synthetic data" in text and "settings" not in text  # no knobs
     assert "synthetic (seed 1): train 140 / val 35 / test 35" in text
     assert "cpu (" in text and "torch " in text and "wall time" in text
     saved = json.loads(card.save(tmp_path / "card.json").read_text())
