@@ -21,13 +21,7 @@ from fer_course.recipes import AutoencoderRecipe
 from fer_course.significance import BootstrapResult
 from fer_course.train_autoencoder import AutoencoderTask
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def gradients(lam: float, mode: str = "train") -> dict[str, torch.Tensor]:

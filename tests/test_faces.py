@@ -27,13 +27,7 @@ from fer_course.faces import (
 pytest.importorskip("cv2")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks: one thread is as fast, and much faster on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 HOPPER_FACE = (170, 130, 190, 200)
 """Grace Hopper's face in the 512 x 600 sample photo, marked by hand: brow to chin."""

@@ -11,14 +11,7 @@ from fer_course.augment import AugmentConfig, eval_transform
 from fer_course.gradcam import cam_layer, grad_cam, overlay_cam
 from fer_course.models import build_autoencoder, build_backbone
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks: one thread is as fast, and much faster on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def faces(n: int = 2, seed: int = 0) -> torch.Tensor:

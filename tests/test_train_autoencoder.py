@@ -18,12 +18,7 @@ def data():
     return make_synthetic_fer(140, 35, 35, seed=6)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def test_reconstruct_then_frozen_classifier(data, tmp_path: Path) -> None:
