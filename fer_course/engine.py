@@ -283,7 +283,7 @@ def final_evaluation(task: Task, data: FERData, train_images: torch.Tensor,
     for name, (images, labels, rows) in splits.items():
         result = last_val if name == "val" and last_val is not None else evaluate(
             task, images, labels)
-        probs = result.pop("probs") if result is not last_val else result["probs"]
+        probs = result["probs"]
         extras = {k: v for k, v in result.items() if k not in ("acc", "probs")}
         metrics[name] = {**classification_metrics(probs.argmax(1), labels.numpy(),
                                                   len(data.classes)), **extras}

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -128,11 +127,6 @@ def runs_or_results(runs_dir: str | os.PathLike, profile_name: str,
     stored = [r for r in find_results(results_root() / profile_name, setting)
               if r.path.name not in names]
     return sorted([*local, *stored], key=lambda r: r.path.name)
-
-
-def remove_summary(dest: str | os.PathLike) -> None:
-    """Delete one stored summary folder (e.g. before re-exporting a re-run)."""
-    shutil.rmtree(dest, ignore_errors=True)
 
 
 def resolve_train_missing(value: Any, profile_name: str) -> bool:
