@@ -92,7 +92,7 @@ PROFILES: dict[str, Profile] = {
         name="cpu",
         description="real FER-2013 at 48 px from random weights, sized for 2 CPU cores",
         data="fer2013", image_size=48, epochs=5, batch_size=128, lr=1e-2, plateau_patience=1,
-        autoencoder=AutoencoderBudget(epochs=8, reconstruct_epochs=1, batch_size=128),
+        autoencoder=AutoencoderBudget(epochs=8, reconstruct_epochs=3, batch_size=128),
     ),
     "paper": Profile(
         name="paper",

@@ -107,7 +107,7 @@ def autoencoder_recipe(profile: Profile, task: str, **overrides: Any) -> Autoenc
 
     >>> from fer_course.profiles import get_profile
     >>> autoencoder_recipe(get_profile("cpu"), "reconstruct", latent_dim=200).epochs
-    1
+    3
     """
     budget = asdict(profile.autoencoder)
     reconstruct_epochs = budget.pop("reconstruct_epochs")

@@ -33,8 +33,8 @@ QUEUES = {
                 ("densenet169", "backbone", {}), ("resnext50_32x4d", "backbone", {}),
                 ("resnet18-seed1", "backbone", {"arch": "resnet18", "seed": 1}),
                 ("resnet18-seed2", "backbone", {"arch": "resnet18", "seed": 2}),
-                ("resnet34-seed1", "backbone", {"arch": "resnet34", "seed": 1}),
-                ("densenet121-seed1", "backbone", {"arch": "densenet121", "seed": 1})],
+                ("densenet121-seed1", "backbone", {"arch": "densenet121", "seed": 1}),
+                ("resnet34-seed1", "backbone", {"arch": "resnet34", "seed": 1})],
     "autoencoder": [("autoencoder-200", "reconstruct", {"latent_dim": 200}),
                     ("autoencoder-500", "reconstruct", {"latent_dim": 500}),
                     ("autoencoder-1000", "reconstruct", {"latent_dim": 1000}),
@@ -45,6 +45,8 @@ QUEUES = {
                     ("ae-lr-0.001", "reconstruct",
                      {"latent_dim": 500, "lr": 1e-3, "epochs": 3, "train_limit": 3000}),
                     ("multitask-lam0.1", "multitask", {"lam": 0.1})],
+    # the same backbone recipe on the FER+ majority labels (chapter 6)
+    "ferplus": [("resnet18-ferplus", "backbone", {"arch": "resnet18", "labels": "ferplus"})],
 }
 
 
@@ -55,9 +57,30 @@ ALL = [QUEUES["multitask"][0], QUEUES["members"][0], QUEUES["multitask"][1],
        *QUEUES["members"][6:8], QUEUES["members"][5], *QUEUES["members"][8:]]
 
 
+class _Datasets:
+    """The FER-2013 labels and the FER+ labels of one file, each loaded on first use."""
+
+    def __init__(self, path: str, ferplus_path: str | None) -> None:
+        self.path, self.ferplus_path, self._loaded = path, ferplus_path, {}
+
+    def _load(self, labels: str):
+        if labels not in self._loaded:
+            self._loaded[labels] = load_fer2013(self.path, labels=labels,
+                                                ferplus_path=self.ferplus_path)
+        return self._loaded[labels]
+
+    def fer2013(self):
+        return self._load("fer2013")
+
+    def ferplus(self):
+        return self._load("ferplus")
+
+
 def train_one(name: str, kind: str, options: dict, data, profile, runs_dir: Path):
+    options = dict(options)
+    ferplus = options.pop("labels", "fer2013") == "ferplus"
+    data = data.ferplus() if ferplus else data.fer2013()
     if kind == "backbone":
-        options = dict(options)
         arch = options.pop("arch", name)
         return fit(data, arch, profile, runs_dir / name, progress=False, **options)
     recipe = autoencoder_recipe(profile, kind, **options)
@@ -67,12 +90,14 @@ def train_one(name: str, kind: str, options: dict, data, profile, runs_dir: Path
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)
+    parser.add_argument("--ferplus", default=None,
+                        help="FER+ votes csv (fer2013new.csv), for the ferplus queue")
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--queue", default="all", help=f"all or a comma list of {list(QUEUES)}")
     args = parser.parse_args()
     profile = get_profile(args.profile)
     runs_dir = default_runs_dir(profile.name)
-    data = load_fer2013(args.data)
+    data = _Datasets(args.data, args.ferplus)
     names = args.queue.split(",")
     todo = ALL if names == ["all"] else [entry for q in names for entry in QUEUES[q]]
     for name, kind, options in todo:
