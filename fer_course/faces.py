@@ -310,9 +310,15 @@ def crop_faces(image: ImageInput, boxes: Sequence[Box] | np.ndarray, margin: flo
 # --------------------------------------------------------------------------- prediction
 
 
-def _load_model(run_or_model: Any, image_size: int | None,
-                device: str | torch.device | None) -> tuple[nn.Module, int, bool]:
-    """``(model, input size, is_autoencoder)`` of a module or a finished run folder."""
+def load_model(run_or_model: Any, image_size: int | None = None,
+               device: str | torch.device | None = None) -> tuple[nn.Module, int, bool]:
+    """``(model, input size in px, is_autoencoder)`` of a module or a trained run folder
+    (see ``predict_faces``); the run's checkpoint tells the architecture and size.
+
+    >>> from fer_course.models import build_backbone
+    >>> load_model(build_backbone("resnet18"), 48)[1:]
+    (48, False)
+    """
     from torch import nn
 
     from .augment import AugmentConfig
@@ -378,7 +384,7 @@ def predict_faces(image: ImageInput, run_or_model: Any, *, boxes: Any = None,
 
     gray = load_gray(image)  # decode once
     rows = _as_boxes(detect_faces(gray) if boxes is None else boxes)
-    model, size, is_autoencoder = _load_model(run_or_model, image_size, device)
+    model, size, is_autoencoder = load_model(run_or_model, image_size, device)
     columns = ["x", "y", "w", "h", *CLASSES]
     if not rows:
         return pd.DataFrame({c: pd.Series(dtype="int64" if i < 4 else "float64")

@@ -35,7 +35,7 @@ from .augment import AugmentConfig, eval_transform
 from .models.autoencoder import IMAGE_SIZE as AUTOENCODER_SIZE
 from .models.autoencoder import MultitaskAutoencoder
 
-__all__ = ["cam_layer", "grad_cam", "overlay_cam"]
+__all__ = ["cam_from_gradients", "cam_layer", "grad_cam", "overlay_cam", "show_cams"]
 
 
 def cam_layer(model: nn.Module) -> nn.Module:
@@ -123,6 +123,19 @@ def _normalise_maps(cams: torch.Tensor) -> torch.Tensor:
     return torch.where(flat, torch.zeros_like(cams), (cams - low) / span.clamp_min(1e-30))
 
 
+def cam_from_gradients(activations: torch.Tensor, gradients: torch.Tensor) -> torch.Tensor:
+    """Grad-CAM's formula: ``ReLU(sum_k alpha_k A_k)`` with ``alpha_k`` the mean over the
+    ``h x w`` positions of channel ``k``'s gradient. ``[B, K, h, w]`` in, ``[B, h, w]`` out.
+
+    >>> A = torch.tensor([[[[1.0, 0.0]], [[0.0, 2.0]]]])     # B=1, K=2, h=1, w=2
+    >>> g = torch.tensor([[[[1.0, 1.0]], [[-1.0, 0.0]]]])    # alpha = (1, -0.5)
+    >>> cam_from_gradients(A, g)
+    tensor([[[1., 0.]]])
+    """
+    alpha = gradients.mean(dim=(2, 3), keepdim=True)  # [B, K, 1, 1]: one weight per channel
+    return F.relu((alpha * activations).sum(dim=1))
+
+
 def grad_cam(model: nn.Module, images: Any, target: int | Sequence[int] | None = None,
              layer: nn.Module | str | None = None, *, image_size: int | None = None,
              batch_size: int = 32) -> np.ndarray:
@@ -190,10 +203,9 @@ def grad_cam(model: nn.Module, images: Any, target: int | Sequence[int] | None =
                         raise ValueError(f"target classes must be in 0..{scores.shape[1] - 1}")
                 picked = scores.gather(1, chosen[:, None]).sum()  # images are independent
                 (gradients,) = torch.autograd.grad(picked, activations)
-                weights = gradients.mean(dim=(2, 3), keepdim=True)
-                cams = F.relu((weights * activations.detach()).sum(dim=1, keepdim=True))
-                cams = F.interpolate(cams.float(), size=tuple(x.shape[-2:]), mode="bilinear",
-                                     align_corners=False)
+                cams = cam_from_gradients(activations.detach(), gradients)
+                cams = F.interpolate(cams[:, None].float(), size=tuple(x.shape[-2:]),
+                                     mode="bilinear", align_corners=False)
                 maps.append(_normalise_maps(cams[:, 0]).cpu())
                 saved.clear()
     finally:
@@ -234,3 +246,41 @@ def overlay_cam(face: Any, cam: np.ndarray, alpha: float = 0.45,
     base = np.asarray(resized, dtype=np.float64) / 255.0
     heat = matplotlib.colormaps[cmap](np.clip(cam, 0.0, 1.0))[..., :3]
     return np.clip((1 - alpha) * base + alpha * heat, 0.0, 1.0)
+
+
+def show_cams(faces: Any, cams: np.ndarray, titles: Sequence[str] = (), columns: int = 7,
+              width: float = 7.0, with_faces: bool = True):
+    """A grid of faces (one row) above their Grad-CAM overlays (the row below), ``columns``
+    faces per row pair; ``titles`` one per face. At most ``width`` inches wide.
+
+    >>> fig = show_cams(np.zeros((3, 48, 48), np.uint8), np.zeros((3, 48, 48)), ["a", "b", "c"])
+    >>> len(fig.axes), float(fig.get_size_inches()[0]) <= 7
+    (6, True)
+    """
+    import matplotlib.pyplot as plt
+
+    faces = np.asarray(faces.detach().cpu() if isinstance(faces, torch.Tensor) else faces)
+    cams = np.asarray(cams)
+    if len(faces) != len(cams) or (titles and len(titles) != len(faces)):
+        raise ValueError(f"{len(faces)} faces, {len(cams)} maps and {len(titles)} titles: "
+                         "one of each per face")
+    if width > 7.0:
+        raise ValueError(f"width is at most 7 inches (the book's column), got {width}")
+    cell = width / max(1, columns)  # a face's size does not grow when there are few
+    columns = max(1, min(columns, len(faces)))
+    pairs = -(-len(faces) // columns)
+    per_face = 2 if with_faces else 1
+    fig, axes = plt.subplots(pairs * per_face, columns, squeeze=False, layout="constrained",
+                             figsize=(cell * columns, cell * 1.25 * pairs * per_face))
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for i, (face, cam) in enumerate(zip(faces, cams)):
+        row, col = divmod(i, columns)
+        if with_faces:
+            axes[row * 2, col].imshow(face, cmap="gray", vmin=0, vmax=255)
+            axes[row * 2, col].set_title(titles[i] if titles else "", fontsize=7)
+        overlay_ax = axes[row * per_face + per_face - 1, col]
+        overlay_ax.imshow(overlay_cam(face, cam))
+        if not with_faces and titles:
+            overlay_ax.set_title(titles[i], fontsize=7)
+    return fig

@@ -11,6 +11,7 @@ Each function returns a matplotlib ``Figure`` and draws only what it is given.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -262,4 +263,27 @@ def interpolation_strip(frames: torch.Tensor, title: str = "") -> Figure:
         ax.set_title(f"t={i / max(len(frames) - 1, 1):.2f}", fontsize=8)
         ax.axis("off")
     fig.suptitle(title)
+    return fig
+
+
+def face_strip(faces: Any, titles: Sequence[str] = (), columns: int = 8,
+               width: float = COLUMN_WIDTH) -> Figure:
+    """Gray 0-255 faces ``[n, h, w]`` in rows of ``columns``, each with its title.
+
+    >>> fig = face_strip(np.zeros((3, 48, 48), np.uint8), ["a", "b", "c"])
+    >>> len(fig.axes), float(fig.get_size_inches()[0]) <= COLUMN_WIDTH
+    (3, True)
+    """
+    faces = np.asarray(faces.detach().cpu() if isinstance(faces, torch.Tensor) else faces)
+    if titles and len(titles) != len(faces):
+        raise ValueError(f"{len(faces)} faces but {len(titles)} titles")
+    cell = width / max(1, columns)  # a face's size does not grow when there are few
+    columns = max(1, min(columns, len(faces)))
+    rows = -(-len(faces) // columns)
+    fig, axes = plt.subplots(rows, columns, squeeze=False, layout="constrained",
+                             figsize=(cell * columns, rows * cell * 1.3))
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, face in enumerate(faces):
+        _show_face(axes.flat[i], face, titles[i] if titles else "")
     return fig

@@ -100,6 +100,9 @@ KEY_NUMBER_CHECKS = {
     "04_autoencoder": lambda n: n["mse_fell"] and n["layer_table_ok"],
     "05_multitask": lambda n: abs(n["loss"] - (n["ce"] + n["lam"] * n["mse"])) < 1e-5
     and n["decoder_grad_scales_with_lambda"],
+    "06_your_face": lambda n: n["photo_faces"] == 1 and n["probabilities_sum_to_one"]
+    and n["cam_min"] == 0.0 and n["cam_max"] == 1.0 and n["cam_changes_with_target"]
+    and n["haar_features_24"] == 162_336 and n["box_sum_matches"],
 }
 
 

@@ -1,0 +1,96 @@
+"""A reader's own photo: bytes, uploads and the no-face message (``fer_course.your_face``)."""
+
+from __future__ import annotations
+
+import datetime
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fer_course.faces import ImageReadError
+from fer_course.models import build_backbone
+from fer_course.your_face import (
+    NO_FACE_TIPS,
+    colab_snapshot,
+    describe_photo,
+    photo_upload,
+    read_photo_bytes,
+)
+
+pytest.importorskip("cv2")
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
+NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def hopper_bytes() -> bytes:
+    cbook = pytest.importorskip("matplotlib.cbook")
+    try:
+        path = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+    except (OSError, ValueError):
+        pytest.skip("matplotlib's sample data are not installed")
+    with open(path, "rb") as file:
+        return file.read()
+
+
+@pytest.fixture(scope="module")
+def model():
+    return build_backbone("resnet18").eval()
+
+
+def test_read_photo_bytes_honours_exif_rotation(hopper_bytes):
+    upright = read_photo_bytes(hopper_bytes, "hopper.jpg")
+    rotated = upright.rotate(90, expand=True)  # stored turned; EXIF says turn it back
+    exif = Image.Exif()
+    exif[0x0112] = 8  # Orientation: rotate 90 degrees counter-clockwise to display
+    buffer = io.BytesIO()
+    rotated.save(buffer, "JPEG", quality=95, exif=exif)
+    assert read_photo_bytes(buffer.getvalue(), "turned.jpg").size == upright.size
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty.jpg is empty"),
+    (b"GIF89a not really", "cannot read empty.jpg as an image"),
+    (b"plain text, no image here", "cannot read empty.jpg as an image"),
+])
+def test_bad_bytes_name_the_file(content, message):
+    with pytest.raises(ImageReadError, match=message):
+        read_photo_bytes(content, "empty.jpg")
+
+
+def test_truncated_jpeg_names_the_file(hopper_bytes):
+    with pytest.raises(ImageReadError, match="cut.jpg"):
+        read_photo_bytes(hopper_bytes[: len(hopper_bytes) // 2], "cut.jpg")
+
+
+def test_describe_photo_finds_hopper_and_gives_probabilities(hopper_bytes, model):
+    table, fig = describe_photo(read_photo_bytes(hopper_bytes), model)
+    assert len(table) == 1 and fig is not None
+    assert table.iloc[0, 4:].sum() == pytest.approx(1.0)
+
+
+def test_no_face_says_what_to_try(model, capsys):
+    table, fig = describe_photo(np.full((300, 400), 128, np.uint8), model)
+    assert table.empty and fig is None
+    assert NO_FACE_TIPS in capsys.readouterr().out
+
+
+def test_photo_upload_shows_the_uploaded_photo(hopper_bytes, model, capsys):
+    widget = photo_upload(model)
+    upload, output = widget.children
+    upload.set_trait("value", ({"name": "hopper.jpg", "type": "image/jpeg",
+                                "size": len(hopper_bytes), "content": memoryview(hopper_bytes),
+                                "last_modified": NOW},))
+    # without a kernel the Output widget passes what the handler shows on to stdout
+    shown = capsys.readouterr().out
+    assert "Neutral" in shown and "155" in shown  # the table of the one face, with its box
+    upload.set_trait("value", ({"name": "bad.png", "type": "image/png", "size": 3,
+                                "content": memoryview(b"bad"), "last_modified": NOW},))
+    assert "cannot read bad.png as an image" in capsys.readouterr().out
+
+
+def test_colab_snapshot_outside_colab_says_what_to_do():
+    with pytest.raises(RuntimeError, match="needs Google Colab"):
+        colab_snapshot()
