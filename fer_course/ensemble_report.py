@@ -38,14 +38,25 @@ def member_runs(runs_dir: str | os.PathLike, profile: Any, data: Any = None,
                 min_members: int = 3, standby_archs: Sequence[str] = (),
                 train_missing: bool = False, standby_epochs: int | None = None) -> list:
     """The finished backbone runs to ensemble: local runs under ``runs_dir`` plus the stored
-    summaries of ``profile`` (``results/<profile>/``). Where fewer than ``min_members``
+    summaries of ``profile`` (``results/<profile>/``); with ``data``, only the runs trained
+    on the same splits and labels (not a FER+ run). Where fewer than ``min_members``
     exist, ``train_missing`` trains ``standby_archs`` into ``runs_dir`` (needs ``data``;
     ``standby_epochs`` shortens them, ``None``: the profile's epochs); otherwise a
     ``MissingRunError`` says how to get the runs."""
     from .engine import MissingRunError
+    from .recipes import data_fingerprint
     from .results import results_root, runs_or_results
 
-    runs = runs_or_results(runs_dir, profile.name, setting="arch")
+    def members_here() -> list:
+        runs = runs_or_results(runs_dir, profile.name, setting="arch")
+        if data is None:
+            return runs
+        # a run trained on other labels (FER+) or other splits cannot vote on these
+        fingerprint = data_fingerprint(data)
+        return [r for r in runs if r.read_metrics().get("settings", {}).get(
+            "data_fingerprint", fingerprint) == fingerprint]
+
+    runs = members_here()
     if len(runs) >= min_members:
         return runs
     if not train_missing:
@@ -60,7 +71,7 @@ def member_runs(runs_dir: str | os.PathLike, profile: Any, data: Any = None,
     from .train import ensure_runs
 
     ensure_runs(data, list(standby_archs), profile.overridden(epochs=standby_epochs), runs_dir)
-    return runs_or_results(runs_dir, profile.name, setting="arch")
+    return members_here()
 
 
 def member_table(runs: Sequence, members: EnsembleMembers) -> pd.DataFrame:

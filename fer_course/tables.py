@@ -24,15 +24,16 @@ TABLE5_COLUMNS = ["run", "backbone", "train", "val", "test", "paper train", "pap
 def table5(runs: str | os.PathLike | Sequence[Any]) -> pd.DataFrame:
     """One row per finished backbone run (a runs folder, or a list of ``RunFolder`` /
     ``StoredRun``), in the paper's Table 5 order, with the paper's accuracies beside ours
-    (accuracies as fractions). The profile is the name of the folder holding the run."""
+    (accuracies as fractions). The profile is the name of the folder holding the run.
+    Runs on the FER+ labels (8 classes) are left out: the paper's table is FER-2013's."""
     if isinstance(runs, (str, os.PathLike)):
         runs = find_runs(runs, setting="arch")
     rows = []
     for run in runs:
         m = run.read_metrics()
         s = m["settings"]
-        if "arch" not in s:
-            continue
+        if "arch" not in s or len(m.get("classes", ())) not in (0, 7):
+            continue  # not a backbone, or trained on other labels (FER+: 8 classes)
         paper = PAPER_TABLE5.get(s["arch"], (float("nan"),) * 3)
         rows.append({
             "run": run.path.name, "backbone": s["arch"], "train": m["train"]["accuracy"],

@@ -60,6 +60,16 @@ def test_standby_members_are_trained_when_asked(tmp_path: Path, monkeypatch) -> 
     assert table.loc[0, "test"] == members.accuracies("test")[0]
     # enough runs now: nothing is trained, and no data is needed
     assert len(member_runs(tmp_path / "runs", profile, min_members=1)) == 1
+    # a run on other labels (FER+) is no member of an ensemble on FER-2013's labels
+    from fer_course.data.ferplus import apply_ferplus_labels, synthetic_ferplus_votes
+    from fer_course.train import fit
+
+    plus = apply_ferplus_labels(data, synthetic_ferplus_votes(data))
+    fit(plus, "resnet18", profile.overridden(epochs=1), tmp_path / "runs" / "resnet18-ferplus",
+        progress=False)
+    assert [r.path.name for r in member_runs(tmp_path / "runs", profile, data,
+                                             min_members=1)] == ["resnet18"]
+    assert len(member_runs(tmp_path / "runs", profile, min_members=1)) == 2  # no data: no check
 
 
 def test_curve_table_rows_are_k(members) -> None:
