@@ -361,35 +361,31 @@ def load_model(run_or_model: Any, image_size: int | None = None,
     return model, size, is_autoencoder
 
 
-def predict_faces(image: ImageInput, run_or_model: Any, *, boxes: Any = None,
-                  image_size: int | None = None, margin: float = 0.2,
-                  device: str | torch.device | None = None,
-                  batch_size: int = 64) -> pd.DataFrame:
-    """One row per face of ``image``: its box ``x, y, w, h`` and the 7 class probabilities.
+def classify_faces(faces: Any, run_or_model: Any, *, image_size: int | None = None,
+                   device: str | torch.device | None = None, batch_size: int = 64) -> np.ndarray:
+    """Class probabilities ``[n, 7]`` (float64, the softmax of the scores) of uint8 gray
+    faces ``[n, 48, 48]``, fed like the test faces (``eval_transform``).
 
-    ``run_or_model`` is a course backbone (``nn.Module`` taking ``[B, 3, S, S]``
-    normalised input, ``S = image_size``, 224 if not given), a ``MultitaskAutoencoder``
-    (48 px, logits ``model(x)[0]``), or a finished run folder of either kind (its
-    checkpoint tells the architecture and image size; loaded on ``device``, default the
-    GPU if there is one). ``boxes`` default to ``detect_faces(image)``; the faces are cut
-    with ``crop_faces(image, boxes, margin)`` and fed like the test faces
-    (``fer_course.augment.eval_transform``). The probabilities are the softmax of the
-    logits, as in the course's evaluation; the predicted class of each row is
-    ``df[list(CLASSES)].idxmax(axis=1)``. The model's train/eval mode is left as found.
+    ``run_or_model`` as in ``predict_faces``, or the ``(model, size, is_autoencoder)`` of
+    ``load_model``. The model's train/eval mode is left as found.
+
+    >>> from fer_course.models import build_backbone
+    >>> p = classify_faces(np.zeros((2, 48, 48), np.uint8), build_backbone("resnet18"),
+    ...                    image_size=48)
+    >>> p.shape, bool(np.allclose(p.sum(1), 1))
+    ((2, 7), True)
     """
-    import pandas as pd
     import torch
 
     from .augment import AugmentConfig, eval_transform
 
-    gray = load_gray(image)  # decode once
-    rows = _as_boxes(detect_faces(gray) if boxes is None else boxes)
-    model, size, is_autoencoder = load_model(run_or_model, image_size, device)
-    columns = ["x", "y", "w", "h", *CLASSES]
-    if not rows:
-        return pd.DataFrame({c: pd.Series(dtype="int64" if i < 4 else "float64")
-                             for i, c in enumerate(columns)})
-    faces = torch.from_numpy(crop_faces(gray, rows, margin))
+    if isinstance(run_or_model, tuple):
+        model, size, is_autoencoder = run_or_model
+    else:
+        model, size, is_autoencoder = load_model(run_or_model, image_size, device)
+    faces = torch.as_tensor(np.asarray(faces), dtype=torch.uint8)
+    if faces.ndim != 3 or faces.shape[0] == 0:
+        raise ValueError(f"faces must be uint8 [n >= 1, h, w], got {list(faces.shape)}")
     parameter = next(model.parameters(), None)
     model_device = parameter.device if parameter is not None else torch.device("cpu")
     modes = {module: module.training for module in model.modules()}
@@ -411,6 +407,36 @@ def predict_faces(image: ImageInput, run_or_model: Any, *, boxes: Any = None,
     if probabilities.shape[1] != len(CLASSES):
         raise ValueError(f"the model gives {probabilities.shape[1]} scores per face, "
                          f"not one per class of {CLASSES}")
+    return probabilities
+
+
+def predict_faces(image: ImageInput, run_or_model: Any, *, boxes: Any = None,
+                  image_size: int | None = None, margin: float = 0.2,
+                  device: str | torch.device | None = None,
+                  batch_size: int = 64) -> pd.DataFrame:
+    """One row per face of ``image``: its box ``x, y, w, h`` and the 7 class probabilities.
+
+    ``run_or_model`` is a course backbone (``nn.Module`` taking ``[B, 3, S, S]``
+    normalised input, ``S = image_size``, 224 if not given), a ``MultitaskAutoencoder``
+    (48 px, logits ``model(x)[0]``), or a finished run folder of either kind (its
+    checkpoint tells the architecture and image size; loaded on ``device``, default the
+    GPU if there is one). ``boxes`` default to ``detect_faces(image)``; the faces are cut
+    with ``crop_faces(image, boxes, margin)`` and fed like the test faces
+    (``fer_course.augment.eval_transform``). The probabilities are the softmax of the
+    logits, as in the course's evaluation; the predicted class of each row is
+    ``df[list(CLASSES)].idxmax(axis=1)``. The model's train/eval mode is left as found.
+    """
+    import pandas as pd
+
+    gray = load_gray(image)  # decode once
+    rows = _as_boxes(detect_faces(gray) if boxes is None else boxes)
+    model, size, is_autoencoder = load_model(run_or_model, image_size, device)
+    columns = ["x", "y", "w", "h", *CLASSES]
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype="int64" if i < 4 else "float64")
+                             for i, c in enumerate(columns)})
+    probabilities = classify_faces(crop_faces(gray, rows, margin), (model, size, is_autoencoder),
+                                   batch_size=batch_size)
     box_values = np.rint(np.asarray(rows)).astype(np.int64)
     data = {name: box_values[:, i] for i, name in enumerate(columns[:4])}
     data.update({name: probabilities[:, i] for i, name in enumerate(CLASSES)})

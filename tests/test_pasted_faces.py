@@ -23,8 +23,8 @@ def test_pasted_faces_are_where_the_boxes_say_and_never_overlap():
 
 
 def test_too_many_faces_are_refused():
-    with pytest.raises(ValueError, match="21 faces of 192 px do not fit"):
-        paste_faces(np.zeros((21, 48, 48), np.uint8), photo_size=(1024, 768), side=192)
+    with pytest.raises(ValueError, match="13 faces of 192 px do not fit"):
+        paste_faces(np.zeros((13, 48, 48), np.uint8), photo_size=(1024, 768), side=192)
 
 
 def test_iou():
@@ -50,3 +50,19 @@ def test_detection_check_counts_hits_and_boxes_elsewhere():
     assert calls == [(480, 640)] * 5
     assert check.found_mask.tolist() == [True, False, True, False, True]
     assert (check.found, check.faces, check.rate, check.boxes_elsewhere) == (3, 5, 0.6, 5)
+
+
+def test_detection_check_cuts_out_the_found_faces():
+    faces = np.zeros((3, 48, 48), np.uint8)
+    faces[1] = 255
+
+    def fake(photo):  # the top-left of the white square (the noise is rarely 255)
+        found = np.argwhere(photo[:-191, :-191] == 255)
+        return [(x, y, 192, 192) for y, x in found
+                if np.all(photo[y:y + 192, x:x + 192] == 255)][:1]
+
+    check = detection_check(faces, fake, photo_size=(640, 480), side=192, crop_margin=0.0)
+    assert check.found_mask.tolist() == [False, True, False]
+    assert check.crops.shape == (1, 48, 48) and check.crops.dtype == np.uint8
+    assert np.all(check.crops[:, 3:-3, 3:-3] >= 250)  # the pasted face (edges: filter spill)
+    assert detection_check(faces, fake, photo_size=(640, 480)).crops is None
