@@ -17,6 +17,16 @@ def real_data_path() -> Path:
     return Path(value)
 
 
+@pytest.fixture(scope="session")
+def real_ferplus_path(real_data_path: Path) -> Path:
+    """The real FER+ votes named by ``$FERPLUS_PATH`` (with the real FER-2013); skipped
+    without them."""
+    value = os.environ.get("FERPLUS_PATH", "")
+    if not value or not Path(value).exists():
+        pytest.skip("real FER+ votes not available (set FERPLUS_PATH)")
+    return Path(value)
+
+
 @pytest.fixture
 def one_thread():
     """One intra-op thread for tiny networks: as fast alone, far faster on a busy 2-core
