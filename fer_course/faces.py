@@ -313,7 +313,8 @@ def crop_faces(image: ImageInput, boxes: Sequence[Box] | np.ndarray, margin: flo
 def load_model(run_or_model: Any, image_size: int | None = None,
                device: str | torch.device | None = None) -> tuple[nn.Module, int, bool]:
     """``(model, input size in px, is_autoencoder)`` of a module or a trained run folder
-    (see ``predict_faces``); the run's checkpoint tells the architecture and size.
+    (see ``predict_faces``); the run's checkpoint tells the architecture and size. Every
+    function taking ``run_or_model`` also takes this triple, so a run is loaded once.
 
     >>> from fer_course.models import build_backbone
     >>> load_model(build_backbone("resnet18"), 48)[1:]
@@ -327,6 +328,11 @@ def load_model(run_or_model: Any, image_size: int | None = None,
     from .models.autoencoder import MultitaskAutoencoder
     from .runs import RunFolder
 
+    if isinstance(run_or_model, tuple):  # already loaded: load a run's weights once
+        model, size, is_autoencoder = run_or_model
+        if image_size is not None and image_size != size:
+            raise ValueError(f"the model takes {size} px faces, not {image_size}")
+        return model, size, is_autoencoder
     if isinstance(run_or_model, nn.Module):
         is_autoencoder = isinstance(run_or_model, MultitaskAutoencoder)
         model = run_or_model
@@ -366,8 +372,8 @@ def classify_faces(faces: Any, run_or_model: Any, *, image_size: int | None = No
     """Class probabilities ``[n, 7]`` (float64, the softmax of the scores) of uint8 gray
     faces ``[n, 48, 48]``, fed like the test faces (``eval_transform``).
 
-    ``run_or_model`` as in ``predict_faces``, or the ``(model, size, is_autoencoder)`` of
-    ``load_model``. The model's train/eval mode is left as found.
+    ``run_or_model`` as in ``predict_faces`` (or ``load_model``'s triple). The model's
+    train/eval mode is left as found.
 
     >>> from fer_course.models import build_backbone
     >>> p = classify_faces(np.zeros((2, 48, 48), np.uint8), build_backbone("resnet18"),
@@ -379,10 +385,7 @@ def classify_faces(faces: Any, run_or_model: Any, *, image_size: int | None = No
 
     from .augment import AugmentConfig, eval_transform
 
-    if isinstance(run_or_model, tuple):
-        model, size, is_autoencoder = run_or_model
-    else:
-        model, size, is_autoencoder = load_model(run_or_model, image_size, device)
+    model, size, is_autoencoder = load_model(run_or_model, image_size, device)
     faces = torch.as_tensor(np.asarray(faces), dtype=torch.uint8)
     if faces.ndim != 3 or faces.shape[0] == 0:
         raise ValueError(f"faces must be uint8 [n >= 1, h, w], got {list(faces.shape)}")

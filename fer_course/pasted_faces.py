@@ -80,11 +80,17 @@ def paste_faces(faces: np.ndarray, photo_size: tuple[int, int] = (1024, 768), si
 class DetectionCheck:
     """How the detector did on ``faces`` pasted faces, one per photo."""
 
-    faces: int
-    found: int
-    boxes_elsewhere: int
     found_mask: np.ndarray  # [faces] bool: was face i found
+    boxes_elsewhere: int
     crops: np.ndarray | None = None  # uint8 [found, 48, 48]: the found faces cut from the photo
+
+    @property
+    def faces(self) -> int:
+        return len(self.found_mask)
+
+    @property
+    def found(self) -> int:
+        return int(self.found_mask.sum())
 
     @property
     def rate(self) -> float:
@@ -124,4 +130,4 @@ def detection_check(faces: np.ndarray, detect: Callable[[np.ndarray], list] | No
     stacked = None
     if crop_margin is not None:
         stacked = np.stack(crops) if crops else np.empty((0, 48, 48), np.uint8)
-    return DetectionCheck(len(mask), int(mask.sum()), elsewhere, mask, stacked)
+    return DetectionCheck(mask, elsewhere, stacked)

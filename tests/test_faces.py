@@ -20,6 +20,7 @@ from fer_course.faces import (
     crop_faces,
     detect_faces,
     load_gray,
+    load_model,
     predict_faces,
     show_faces,
 )
@@ -241,6 +242,11 @@ def test_predict_faces_with_run_folders(hopper, tmp_path):
     assert predict_faces(hopper, backbone.path, device="cpu").equals(unfinished)
     with pytest.raises(ValueError, match="32 px"):
         predict_faces(hopper, backbone.path, image_size=64, device="cpu")
+    loaded = load_model(backbone.path, device="cpu")  # loaded once, then passed on
+    assert loaded[1:] == (32, False)
+    assert predict_faces(hopper, loaded).equals(unfinished)
+    with pytest.raises(ValueError, match="32 px faces, not 64"):
+        predict_faces(hopper, loaded, image_size=64)
 
     autoencoder = RunFolder(tmp_path / "multitask")
     autoencoder.path.mkdir()
