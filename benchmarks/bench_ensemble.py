@@ -1,7 +1,7 @@
 """How long the ensemble analysis takes: every top-k curve for 17 models x 3,589 images.
 
 Covers both member orders (validation and test accuracy), every rule of
-``fer_course.ensemble.RULES`` and the tie rate, on random predictions of the real sizes;
+``fer_course.analysis.ensemble.RULES`` and the tie rate, on random predictions of the real sizes;
 the target is under 1 s for the curves of both orders on one split (what
 ``EnsembleMembers.curves`` computes for the chapter's figure 3).
 Run by hand: ``python benchmarks/bench_ensemble.py``; results in ``benchmarks/results/``.
@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_course.atomic import atomic_write_text
+from fer_course.analysis.ensemble import greedy_selection, order_by, top_k_curve
 from fer_course.devices import cpu_model, machine_tag
-from fer_course.ensemble import greedy_selection, order_by, top_k_curve
-from fer_course.runs import library_versions
+from fer_course.runs.atomic import atomic_write_text
+from fer_course.runs.cards import library_versions
 
 N_MODELS, N_SAMPLES, N_CLASSES = 17, 3589, 7
 TARGET_S = 1.0

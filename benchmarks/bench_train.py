@@ -1,6 +1,6 @@
 """Training throughput per backbone: the real pipeline against the ceiling.
 
-Pipeline: what ``fer_course.train.fit`` does per batch — gather uint8 faces on the device,
+Pipeline: what ``engine.backbone_task.fit`` does per batch — gather uint8 faces on the device,
 augment them there (``BackboneTask.train_batch``), one optimiser step.
 Ceiling: the same step on a ready-made float batch already on the device (no data work).
 The ratio says how much the data pipeline costs; the goal on a GPU is >= 90 %.
@@ -22,13 +22,13 @@ from pathlib import Path
 
 import torch
 
-from fer_course.atomic import atomic_write_text
 from fer_course.devices import describe_device, machine_tag, pick_device
+from fer_course.engine.backbone_task import BackboneTask
 from fer_course.models import PAPER_BACKBONES
 from fer_course.profiles import get_profile
-from fer_course.recipes import backbone_recipe
-from fer_course.runs import library_versions
-from fer_course.train import BackboneTask
+from fer_course.runs.atomic import atomic_write_text
+from fer_course.runs.cards import library_versions
+from fer_course.runs.recipes import backbone_recipe
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .augment import AugmentConfig, eval_transform
+from fer_course.augment import AugmentConfig, eval_transform
 
 
 @torch.no_grad()

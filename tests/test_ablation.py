@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from fer_course.ablation import (
+from fer_course.analysis.ablation import (
     KEY_COLUMNS,
     ablation_table,
     evaluation_subset,
@@ -16,10 +16,10 @@ from fer_course.ablation import (
     part_gradients,
     read_ablation,
 )
+from fer_course.analysis.significance import BootstrapResult
 from fer_course.data import make_synthetic_fer
-from fer_course.recipes import AutoencoderRecipe
-from fer_course.significance import BootstrapResult
-from fer_course.train_autoencoder import AutoencoderTask
+from fer_course.engine.autoencoder_task import AutoencoderTask
+from fer_course.runs.recipes import AutoencoderRecipe
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 

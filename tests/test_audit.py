@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from fer_course.data import audit_data, make_synthetic_fer
-from fer_course.data.audit import pixel_statistics
+from fer_course.analysis.data_audit import audit_data, pixel_statistics
+from fer_course.data import make_synthetic_fer
 
 
 def test_audit_counts_planted_flaws() -> None:

@@ -1,4 +1,4 @@
-"""``fer_course.batch``: a chapter notebook run once per model, failures recorded, reruns skip.
+"""``fer_course.ops.batch``: a chapter notebook run once per model, failures recorded, reruns skip.
 
 The fixture notebook is a test double of a chapter: it rejects unknown backbones and
 writes fake metrics (plus what its kernel saw) where the real chapter writes its run.
@@ -14,25 +14,28 @@ import nbformat
 import pandas as pd
 import pytest
 
-from fer_course.batch import SKIPPED, check_notebook, main, parse_value, run_batch
-from fer_course.runs import RunFolder
+from fer_course.ops.batch import SKIPPED, check_notebook, main, parse_value, run_batch
+from fer_course.runs.folder import RunFolder
 
 CHAPTER = Path(__file__).resolve().parents[1] / "book" / "02_backbones.ipynb"
 
 PARAMETERS = 'profile = None\narch = "resnet18"\nruns_dir = "runs"\ndata_path = None\nepochs = 1'
 CHECK = ('if arch not in {"resnet18", "vgg11", "resnet34", "sleepy"}:\n'
          '    raise ValueError(f"unknown backbone {arch}")')
-WRITE = """import os
+# Written with json alone, where the real chapter's RunFolder.write_metrics writes: importing
+# fer_course (torch, torchvision) would add seconds to every kernel and test nothing here.
+WRITE = """import json, os
 from pathlib import Path
-from fer_course.runs import RunFolder
 if arch == "sleepy":
     import time
     time.sleep(120)
-RunFolder(Path(runs_dir) / arch).write_metrics({
+folder = Path(runs_dir) / arch
+folder.mkdir(parents=True, exist_ok=True)
+(folder / "metrics.json").write_text(json.dumps({
     "train": {"accuracy": 0.9}, "val": {"accuracy": 0.7}, "test": {"accuracy": 0.6},
     "wall_time_s": 1.5, "cuda": os.environ.get("CUDA_VISIBLE_DEVICES"), "cwd": os.getcwd(),
     "epochs": epochs, "profile": profile, "data_path": data_path,
-})"""
+}))"""
 
 
 def make_notebook(folder: Path, tagged: bool = True) -> Path:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import configparser
 import json
+import math
 import re
 import shutil
 from pathlib import Path
@@ -93,15 +94,49 @@ def test_no_cell_printed_an_error(executed) -> None:
             assert out.get("output_type") != "error", cell.source[:80]
 
 
+# Chapter 5's worked example of Eq. 3 (cell "logits = torch.tensor([[2.0, 0.5, -1.0], ...")
+# by hand: logits [2, 0.5, -1] with label 0 and [0, 1, 0] with label 2; reconstruction
+# errors 0.5, 0, -0.5, 1, 0, 0, 0.5, -0.5; lambda 0.5.
+EXAMPLE_CE = ((math.log(math.exp(2) + math.exp(0.5) + math.exp(-1)) - 2)
+              + math.log(2 + math.e)) / 2  # 0.896378...
+EXAMPLE_MSE = (0.25 + 0 + 0.25 + 1 + 0 + 0 + 0.25 + 0.25) / 8  # 0.25
+EXAMPLE_LAM = 0.5
+
+
+def smoke_data_numbers() -> dict:
+    """What chapter 1 must report for the smoke profile's data, computed here from the
+    profile's synthetic sizes: the split sizes and the test accuracy of always answering
+    the most common training class."""
+    from fer_course.data.synthetic import make_synthetic_fer
+    from fer_course.profiles import get_profile
+
+    profile = get_profile("smoke")
+    data = make_synthetic_fer(*profile.synthetic_sizes, seed=profile.seed)
+    majority = max(range(7), key=lambda c: data.train.class_counts()[c])
+    test_labels = data.test.labels.tolist()
+    return {"counts": dict(zip(("train", "val", "test"), profile.synthetic_sizes)),
+            "majority_rate_test": test_labels.count(majority) / len(test_labels)}
+
+
+def close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9)
+
+
 KEY_NUMBER_CHECKS = {
-    "01_data": lambda n: n["counts"]["train"] > 0 and n["classes"] == 7,
+    "01_data": lambda n: n["classes"] == 7
+    and n["counts"] == smoke_data_numbers()["counts"]
+    and close(n["majority_rate_test"], smoke_data_numbers()["majority_rate_test"]),
     "02_backbones": lambda n: n["test_accuracy"] > n["chance"],
     "03_ensembles": lambda n: n["members"] >= 3 and n["curve_matches_ensemble"],
     "04_autoencoder": lambda n: n["mse_fell"] and n["layer_table_ok"],
-    "05_multitask": lambda n: abs(n["loss"] - (n["ce"] + n["lam"] * n["mse"])) < 1e-5
+    "05_multitask": lambda n: n["lam"] == EXAMPLE_LAM and close(n["ce"], EXAMPLE_CE)
+    and close(n["mse"], EXAMPLE_MSE) and close(n["loss"], EXAMPLE_CE + EXAMPLE_LAM * EXAMPLE_MSE)
     and n["decoder_grad_scales_with_lambda"],
+    # the maps' values are checked against Grad-CAM by hand in tests/test_gradcam.py; here:
+    # one map per detected face, square
     "06_your_face": lambda n: n["photo_faces"] == 1 and n["probabilities_sum_to_one"]
-    and n["cam_min"] == 0.0 and n["cam_max"] == 1.0 and n["cam_changes_with_target"]
+    and n["cam_shape"][0] == n["photo_faces"] and n["cam_shape"][1] == n["cam_shape"][2]
+    and n["cam_changes_with_target"]
     and n["haar_features_24"] == 162_336 and n["box_sum_matches"],
 }
 

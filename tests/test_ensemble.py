@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_course.ensemble import (
+from fer_course.analysis.ensemble import (
     RULES,
     Rule,
     accuracy,
@@ -213,7 +213,7 @@ class FakeRun:
 
 
 def make_members(n_models: int = 4, n: int = 300, seed: int = 0):
-    from fer_course.ensemble import EnsembleMembers
+    from fer_course.analysis.ensemble import EnsembleMembers
 
     rng = np.random.default_rng(seed)
     val_y, test_y = rng.integers(0, 3, (2, n))
@@ -228,7 +228,7 @@ def make_members(n_models: int = 4, n: int = 300, seed: int = 0):
 
 
 def test_members_curves_and_selection() -> None:
-    from fer_course.ensemble import ensemble_predictions, selection_comparison
+    from fer_course.analysis.ensemble import ensemble_predictions, selection_comparison
 
     members = make_members()
     assert members.classes == ("a", "b", "c") and len(members) == 4
@@ -247,7 +247,7 @@ def test_members_curves_and_selection() -> None:
 
 
 def test_members_must_share_their_data() -> None:
-    from fer_course.ensemble import EnsembleMembers
+    from fer_course.analysis.ensemble import EnsembleMembers
 
     y = np.array([0, 1, 2])
     p = np.eye(3)

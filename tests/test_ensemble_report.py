@@ -7,10 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_course import ensemble
-from fer_course.data import make_synthetic_fer
-from fer_course.engine import MissingRunError
-from fer_course.ensemble_report import (
+from fer_course.analysis import ensemble
+from fer_course.analysis.ensemble_report import (
     PAPER_RULE,
     EnsembleChoice,
     SingleVsEnsemble,
@@ -27,9 +25,11 @@ from fer_course.ensemble_report import (
     simulated_members,
     tie_rate_table,
 )
+from fer_course.analysis.significance import BootstrapResult, McNemarResult, paired_bootstrap
+from fer_course.data import make_synthetic_fer
+from fer_course.engine.loop import MissingRunError
 from fer_course.profiles import get_profile
-from fer_course.results import RESULTS_ENV
-from fer_course.significance import BootstrapResult, McNemarResult, paired_bootstrap
+from fer_course.runs.store import RESULTS_ENV
 
 
 @pytest.fixture(scope="module")
@@ -46,14 +46,15 @@ def test_too_few_runs_say_how_to_get_them(tmp_path: Path, monkeypatch) -> None:
                     train_missing=True)
 
 
-@pytest.mark.slow
+@pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 def test_standby_members_are_trained_when_asked(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv(RESULTS_ENV, str(tmp_path / "results"))
     data = make_synthetic_fer(70, 14, 14, seed=1)
     profile = get_profile("smoke", image_size=32)
     runs = member_runs(tmp_path / "runs", profile, data, min_members=1,
-                       standby_archs=["resnet18"], train_missing=True)
+                       standby_archs=["resnet18"], train_missing=True, standby_epochs=1)
     assert [r.path.name for r in runs] == ["resnet18"]
+    assert len(runs[0].read_history()) == 1  # standby_epochs shortens the standby run
     members = ensemble.EnsembleMembers.from_runs(runs, data)
     table = member_table(runs, members)
     assert table.loc[0, ["run", "architecture", "seed"]].tolist() == ["resnet18", "resnet18", 0]
@@ -62,7 +63,7 @@ def test_standby_members_are_trained_when_asked(tmp_path: Path, monkeypatch) -> 
     assert len(member_runs(tmp_path / "runs", profile, min_members=1)) == 1
     # a run on other labels (FER+) is no member of an ensemble on FER-2013's labels
     from fer_course.data.ferplus import apply_ferplus_labels, synthetic_ferplus_votes
-    from fer_course.train import fit
+    from fer_course.engine.backbone_task import fit
 
     plus = apply_ferplus_labels(data, synthetic_ferplus_votes(data))
     fit(plus, "resnet18", profile.overridden(epochs=1), tmp_path / "runs" / "resnet18-ferplus",

@@ -1,4 +1,4 @@
-"""Face detection, cropping and prediction on a photo (``fer_course.faces``).
+"""Face detection, cropping and prediction on a photo (``fer_course.faces.detect``).
 
 The real face is matplotlib's sample photo of Grace Hopper (US Navy, public domain),
 shipped with matplotlib: no image is stored in this repository.
@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from fer_course.data.types import CLASSES
-from fer_course.faces import (
+from fer_course.faces.detect import (
     ImageReadError,
     crop_faces,
     detect_faces,
@@ -24,7 +24,7 @@ from fer_course.faces import (
     predict_faces,
     show_faces,
 )
-from fer_course.pasted_faces import iou
+from fer_course.faces.pasted_faces import iou
 
 pytest.importorskip("cv2")
 
@@ -228,7 +228,7 @@ def test_predict_faces_with_a_backbone(hopper):
 
 def test_predict_faces_with_run_folders(hopper, tmp_path):
     from fer_course.models import build_autoencoder, build_backbone
-    from fer_course.runs import RunFolder
+    from fer_course.runs.folder import RunFolder
 
     torch.manual_seed(0)
     backbone = RunFolder(tmp_path / "resnet18")
@@ -279,7 +279,7 @@ def test_show_faces(hopper):
 def test_detection_rate_on_fer2013_test_faces_in_photo_sized_images(real_data_path):
     """FER-2013 test faces x4 (192 px), each pasted into a 1024 x 768 noisy gray image."""
     from fer_course.data import load_fer2013
-    from fer_course.pasted_faces import detection_check
+    from fer_course.faces.pasted_faces import detection_check
 
     faces = load_fer2013(real_data_path).test.images[:200].numpy()
     check = detection_check(faces)

@@ -29,9 +29,9 @@ from fer_course.data.ferplus import (
     synthetic_ferplus_votes,
     write_ferplus_csv,
 )
+from fer_course.data.formats.writers import write_npz
 from fer_course.data.synthetic import make_synthetic_fer
 from fer_course.data.types import SPLIT_TO_USAGE
-from fer_course.data.writers import write_npz
 
 HEADER = "Usage,Image name," + ",".join(VOTE_COLUMNS)
 HAPPY = [0, 10, 0, 0, 0, 0, 0, 0, 0, 0]  # ten happiness votes

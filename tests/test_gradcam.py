@@ -1,4 +1,4 @@
-"""Grad-CAM on the course's networks (``fer_course.gradcam``), untrained but seeded."""
+"""Grad-CAM on the course's networks (``fer_course.faces.gradcam``), untrained but seeded."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from fer_course.augment import AugmentConfig, eval_transform
-from fer_course.gradcam import cam_layer, grad_cam, overlay_cam
+from fer_course.faces.gradcam import cam_layer, grad_cam, overlay_cam
 from fer_course.models import build_autoencoder, build_backbone
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
@@ -28,9 +28,89 @@ def no_hooks(model: nn.Module) -> bool:
 
 
 def check_maps(maps: np.ndarray, n: int, size: int) -> None:
+    """Shape, dtype and range only: what the maps say is checked against a computation by
+    hand on small linear models below (``test_maps_equal_grad_cam_by_hand``)."""
     assert maps.shape == (n, size, size) and maps.dtype == np.float32
     assert np.isfinite(maps).all() and maps.min() >= 0.0 and maps.max() <= 1.0
-    assert (maps.reshape(n, -1).max(axis=1) == 1.0).all()  # each map stretched to [0, 1]
+
+
+def bilinear(m: np.ndarray, size: int) -> np.ndarray:
+    """``m`` [h, w] resized to [size, size], bilinear with half-pixel centres (what
+    ``F.interpolate(..., align_corners=False)`` does), in plain Python loops."""
+    h, w = m.shape
+
+    def source(i: int, n_in: int) -> tuple[int, int, float]:
+        s = max((i + 0.5) * n_in / size - 0.5, 0.0)
+        low = min(int(np.floor(s)), n_in - 1)
+        return low, min(low + 1, n_in - 1), s - low
+
+    out = np.empty((size, size))
+    for i in range(size):
+        y0, y1, fy = source(i, h)
+        for j in range(size):
+            x0, x1, fx = source(j, w)
+            top = m[y0, x0] * (1 - fx) + m[y0, x1] * fx
+            bottom = m[y1, x0] * (1 - fx) + m[y1, x1] * fx
+            out[i, j] = top * (1 - fy) + bottom * fy
+    return out
+
+
+def stretched(m: np.ndarray) -> np.ndarray:
+    span = m.max() - m.min()
+    return (m - m.min()) / span if span > 0 else np.zeros_like(m)
+
+
+def linear_cam_model(V: np.ndarray, W: np.ndarray, stride: int) -> nn.Module:
+    """1x1 convolution (weights ``V`` [K, 3], the Grad-CAM layer), ReLU, global average pool,
+    linear head (``W`` [classes, K]), no biases: every gradient is known in closed form."""
+    model = nn.Sequential(nn.Conv2d(3, V.shape[0], 1, stride=stride, bias=False), nn.ReLU(),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                          nn.Linear(V.shape[0], W.shape[0], bias=False))
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor(V, dtype=torch.float32)[:, :, None, None])
+        model[4].weight.copy_(torch.tensor(W, dtype=torch.float32))
+    return model
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_maps_equal_grad_cam_by_hand(stride):
+    """y_c = sum_k W_ck mean_ij ReLU(A_kij) with A = V x: dy_c/dA_kij = W_ck [A_kij > 0] / hw,
+    so alpha_k = W_ck * (share of positive A_k) / hw; the map is ReLU(sum_k alpha_k A_k),
+    resized to the input (bilinear) and stretched to [0, 1]. Computed here in numpy."""
+    rng = np.random.default_rng(0)
+    V = rng.normal(size=(2, 3))
+    W = np.array([[1.0, 0.5], [-1.0, 2.0], [0.0, -1.0]])  # three classes, mixed signs
+    x = rng.normal(size=(3, 3, 8, 8)).astype(np.float32)
+    model = linear_cam_model(V, W, stride)
+    assert cam_layer(model) is model[0]
+    for c in range(3):
+        maps = grad_cam(model, torch.from_numpy(x), target=c, batch_size=2)
+        check_maps(maps, 3, 8)
+        for n in range(3):
+            A = np.einsum("kc,cij->kij", V, x[n, :, ::stride, ::stride].astype(np.float64))
+            hw = A.shape[1] * A.shape[2]
+            alpha = W[c] * (A > 0).mean(axis=(1, 2)) / hw
+            by_hand = stretched(bilinear(np.maximum((alpha[:, None, None] * A).sum(0), 0), 8))
+            np.testing.assert_allclose(maps[n], by_hand, atol=1e-5, err_msg=f"class {c}")
+    # one class per image: each map is that image's map for its own class
+    mixed = grad_cam(model, torch.from_numpy(x), target=[2, 0, 1])
+    for n, c in enumerate([2, 0, 1]):
+        np.testing.assert_allclose(mixed[n], grad_cam(model, torch.from_numpy(x[n:n + 1]),
+                                                      target=c)[0], atol=1e-6)
+
+
+def test_a_planted_bright_patch_is_where_the_map_points():
+    """One channel that measures brightness: the class that likes brightness looks at the
+    patch, the class that dislikes it everywhere but the patch."""
+    x = torch.full((1, 3, 16, 16), -1.0)
+    x[:, :, 3:6, 10:13] = 2.0  # the patch: rows 3-5, columns 10-12
+    model = linear_cam_model(np.full((1, 3), 1 / 3), np.array([[1.0], [-1.0]]), stride=1)
+    model[1] = nn.Identity()  # linear: the gradient is the same at every position
+    likes, dislikes = grad_cam(model, x, target=0)[0], grad_cam(model, x, target=1)[0]
+    inside = np.zeros((16, 16), bool)
+    inside[3:6, 10:13] = True
+    assert (likes[inside] == 1.0).all() and (likes[~inside] == 0.0).all()
+    assert (dislikes[inside] == 0.0).all() and (dislikes[~inside] == 1.0).all()
 
 
 @pytest.mark.parametrize(("arch", "size", "layer_type"), [

@@ -1,11 +1,11 @@
-"""Integral image, box sums and Haar features (``fer_course.haar``)."""
+"""Integral image, box sums and Haar features (``fer_course.faces.haar``)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from fer_course.haar import (
+from fer_course.faces.haar import (
     box_sum,
     cascade_summary,
     count_haar_features,

@@ -141,7 +141,7 @@ def test_failed_write_keeps_the_old_file(
 
 
 def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from fer_course.data.writers import write_npz
+    from fer_course.data.formats.writers import write_npz
 
     source = write_npz(make_synthetic_fer(14, 7, 7), tmp_path / "fer2013.npz")
     out = tmp_path / "out" / "fer2013.ferpack"

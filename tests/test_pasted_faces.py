@@ -1,4 +1,4 @@
-"""Faces pasted into photo-sized images (``fer_course.pasted_faces``)."""
+"""Faces pasted into photo-sized images (``fer_course.faces.pasted_faces``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer_course.pasted_faces import detection_check, iou, paste_faces
+from fer_course.faces.pasted_faces import detection_check, iou, paste_faces
 
 
 def test_pasted_faces_are_where_the_boxes_say_and_never_overlap():

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import re
+
 import matplotlib
 
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
-from fer_course import plots  # noqa: E402
-from fer_course.augment import AugmentConfig  # noqa: E402
-from fer_course.data import audit_data  # noqa: E402
+from fer_course.analysis.data_audit import audit_data  # noqa: E402
+from fer_course.augment import (  # noqa: E402
+    AugmentConfig,
+    apply_params,
+    denormalize,
+    sample_params,
+)
+from fer_course.views import plots  # noqa: E402
 
 
 def test_class_table_counts_each_split(small_synthetic) -> None:
@@ -32,9 +41,20 @@ def test_figures_draw(small_synthetic) -> None:
                                 draws=3),
     ]
     assert [len(f.axes) for f in figures] == [2, 7 * 3, 7, 2, 6, 5]
-    # the augmentation panels are titled with the angles actually drawn
-    titles = [ax.get_title() for ax in figures[-1].axes[2:]]
-    assert all(t.rstrip(" flip").endswith("°") for t in titles)
+    # the augmentation panels show, and are titled with, the angles and flips actually drawn
+    # (seed 0 by default)
+    config = AugmentConfig(image_size=32)
+    params = sample_params(3, config, torch.Generator().manual_seed(0))
+    face = small_synthetic.train.images[0].reshape(1, 48, 48).expand(3, 48, 48)
+    shown = denormalize(apply_params(face, params, config), config)
+    panels = figures[-1].axes[2:]
+    assert [ax.get_title() for ax in panels] == [
+        f"{round(float(a)):+d}°" + (" flip" if bool(f) else "")
+        for a, f in zip(params.angles, params.flips)]
+    assert all(re.fullmatch(r"[+-]\d{1,2}°( flip)?", ax.get_title()) for ax in panels)
+    assert len({ax.get_title() for ax in panels}) == 3  # three different draws
+    for ax, image in zip(panels, shown):
+        assert np.allclose(ax.images[0].get_array(), image[0].numpy())
     plt.close("all")
 
 

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from fer_course.data import DataNotFoundError, FERFormatError, load_fer2013
-from fer_course.data import kaggle_csv as kaggle_csv_module
-from fer_course.data.writers import write_image_folders, write_kaggle_csv, write_npz
+from fer_course.data.formats import kaggle_csv as kaggle_csv_module
+from fer_course.data.formats.writers import write_image_folders, write_kaggle_csv, write_npz
 
 PIXELS = " ".join(str(i % 256) for i in range(2304))
 
@@ -125,7 +125,7 @@ def test_read_only_folder_caches_in_home(tmp_path: Path, monkeypatch) -> None:
     data_dir.mkdir()
     path = data_dir / "fer2013.csv"
     path.write_text(csv_text(GOOD_ROWS))
-    monkeypatch.setattr("fer_course.data.cache._writable", lambda folder: False)
+    monkeypatch.setattr("fer_course.data.formats.cache._writable", lambda folder: False)
     load_fer2013(path)
     assert list((home / ".cache" / "fer_course").glob("fer2013.csv-*.npz"))
     assert not (data_dir / ".fer_course_cache").exists()

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from fer_course.data import audit_data, load_fer2013, write_kaggle_csv
+from fer_course.analysis.data_audit import audit_data
+from fer_course.data import load_fer2013, write_kaggle_csv
 
 pytestmark = pytest.mark.realdata
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fer_course.schedules import CutOnRisingLoss
+from fer_course.engine.schedules import CutOnRisingLoss
 
 LOSSES = [1.0, 0.9, 0.95, 0.97, 0.99, 1.0, 0.8, 0.85, 0.8, 0.8, 0.9, 0.91]
 # rises:   -    no   1     2cut   1     2cut  no   1     no   no(=) 1    2cut

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from fer_course.significance import (
+from fer_course.analysis.significance import (
     binomial_two_sided,
     bootstrap_means,
     mcnemar,

@@ -9,12 +9,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from fer_course import plots  # noqa: E402
 from fer_course.data import make_synthetic_fer  # noqa: E402
+from fer_course.engine.backbone_task import fit  # noqa: E402
 from fer_course.paper import PAPER_TABLE5  # noqa: E402
 from fer_course.profiles import get_profile  # noqa: E402
-from fer_course.tables import table5  # noqa: E402
-from fer_course.train import fit  # noqa: E402
+from fer_course.views import plots  # noqa: E402
+from fer_course.views.tables import table5  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,15 @@ from pathlib import Path
 import pytest
 import torch
 
+from fer_course.augment import AugmentConfig, eval_transform
 from fer_course.data import make_synthetic_fer
-from fer_course.recipes import AutoencoderRecipe
-from fer_course.train_autoencoder import AutoencoderTask, fit_autoencoder, multitask_loss
+from fer_course.engine.autoencoder_task import (
+    AutoencoderTask,
+    fit_autoencoder,
+    load_autoencoder,
+    multitask_loss,
+)
+from fer_course.runs.recipes import AutoencoderRecipe
 
 
 @pytest.fixture(scope="module")
@@ -23,12 +29,21 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 def test_reconstruct_then_frozen_classifier(data, tmp_path: Path) -> None:
     ae = fit_autoencoder(data, AutoencoderRecipe("reconstruct", latent_dim=32, epochs=2,
-                                                 batch_size=32, lr=1e-3), tmp_path / "ae",
-                         progress=False)
+                                                 batch_size=32, lr=1e-3, precision="fp32"),
+                         tmp_path / "ae", progress=False)
     history = ae.run.read_history()
     assert list(history["epoch"]) == [1, 2]
     assert history["train_mse"].iloc[-1] < history["train_mse"].iloc[0]  # it learns
-    assert ae.metrics["test"]["mse"] > 0
+    # the reported test MSE is that of the saved weights on the test faces, recomputed here
+    model = load_autoencoder(ae.run.path)
+    faces_48 = AugmentConfig(image_size=48)  # the autoencoder's input: 48 px, normalised
+    x = eval_transform(data.test.images, faces_48)
+    with torch.no_grad():
+        errors = model(x)[1] - x
+    std = torch.tensor(faces_48.std).view(1, 3, 1, 1)
+    assert ae.metrics["test"]["mse"] == pytest.approx(float((errors ** 2).mean()), rel=1e-5)
+    assert ae.metrics["test"]["mse_pixels"] == pytest.approx(
+        float(((errors * std) ** 2).mean()), rel=1e-5)
 
     recipe = AutoencoderRecipe("classify_frozen", latent_dim=32, epochs=1, batch_size=32,
                                encoder_run=str(tmp_path / "ae"))
@@ -68,17 +83,33 @@ def test_recipe_errors() -> None:
         AutoencoderRecipe("classify_frozen")
 
 
-def test_multitask_loss_is_ce_plus_lambda_mse_by_hand() -> None:
+@pytest.mark.parametrize("lam", [0.3, 2.0])
+def test_multitask_loss_is_ce_plus_lambda_mse_by_hand(lam: float) -> None:
     logits = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
     labels = torch.tensor([0, 2])
     target = torch.zeros(2, 1, 1, 2)
     reconstruction = torch.tensor([[[[1.0, 0.0]]], [[[0.0, -1.0]]]])  # squared errors 1,0,0,1
     ce_by_hand = (-math.log(math.e / (math.e + 2)) - math.log(1 / 3)) / 2
     mse_by_hand = 2 / 4
-    loss, ce, mse = multitask_loss(logits, reconstruction, target, labels, lam=0.3)
+    loss, ce, mse = multitask_loss(logits, reconstruction, target, labels, lam=lam)
     assert math.isclose(float(ce), ce_by_hand, rel_tol=1e-6)
     assert math.isclose(float(mse), mse_by_hand, rel_tol=1e-6)
-    assert math.isclose(float(loss), ce_by_hand + 0.3 * mse_by_hand, rel_tol=1e-6)
+    assert math.isclose(float(loss), ce_by_hand + lam * mse_by_hand, rel_tol=1e-6)
+
+
+@pytest.mark.parametrize(("lam", "expected"), [
+    (0.0, 0.126928011),  # log(1 + e^-2): the cross-entropy alone
+    (0.5, 0.126928011 + 0.5 * 0.125),  # MSE: errors 0.5 and 0 -> (0.25 + 0) / 2
+    (4.0, 0.126928011 + 4.0 * 0.125),
+])
+def test_multitask_loss_of_one_image_by_hand(lam: float, expected: float) -> None:
+    logits, labels = torch.tensor([[2.0, 0.0]]), torch.tensor([0])
+    target = torch.tensor([[[[0.0, 1.0]]]])
+    reconstruction = torch.tensor([[[[0.5, 1.0]]]])
+    loss, ce, mse = multitask_loss(logits, reconstruction, target, labels, lam=lam)
+    assert float(ce) == pytest.approx(0.126928011, abs=1e-7)
+    assert float(mse) == pytest.approx(0.125, abs=1e-7)
+    assert float(loss) == pytest.approx(expected, abs=1e-7)
 
 
 def test_lambda_scales_the_decoders_gradient_and_zero_switches_it_off(data) -> None:

@@ -6,7 +6,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from fer_course.widgets import face_browser  # noqa: E402
+from fer_course.views.widgets import face_browser  # noqa: E402
 
 
 def test_browser_follows_split_and_class(small_synthetic) -> None:

@@ -1,4 +1,4 @@
-"""A reader's own photo: bytes, uploads and the no-face message (``fer_course.your_face``)."""
+"""A reader's own photo: bytes, uploads and the no-face message (``fer_course.faces.your_face``)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer_course.faces import ImageReadError
-from fer_course.models import build_backbone
-from fer_course.your_face import (
+from fer_course.faces.detect import ImageReadError
+from fer_course.faces.your_face import (
     NO_FACE_TIPS,
     colab_snapshot,
     describe_photo,
     photo_upload,
     read_photo_bytes,
 )
+from fer_course.models import build_backbone
 
 pytest.importorskip("cv2")
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
@@ -67,8 +67,14 @@ def test_truncated_jpeg_names_the_file(hopper_bytes):
 
 def test_describe_photo_finds_hopper_and_gives_probabilities(hopper_bytes, model):
     table, fig = describe_photo(read_photo_bytes(hopper_bytes), model)
-    assert len(table) == 1 and fig is not None
+    assert len(table) == 1 and len(fig.axes) == 2  # the photo, and the one face's bars
     assert table.iloc[0, 4:].sum() == pytest.approx(1.0)
+    # the box is on her face, as marked by hand (x, y, w, h; as in tests/test_faces.py)
+    x, y, w, h = (int(v) for v in table.iloc[0, :4])
+    fx, fy, fw, fh = 170, 130, 190, 200
+    overlap = (max(0, min(x + w, fx + fw) - max(x, fx))
+               * max(0, min(y + h, fy + fh) - max(y, fy)))
+    assert overlap / (w * h + fw * fh - overlap) > 0.5
 
 
 def test_no_face_says_what_to_try(model, capsys):

@@ -7,7 +7,7 @@
    30 epochs, batch 64, SGD 1e-2) from random weights (no ImageNet download there).
 
 Every run is resumable and stops cleanly when the budget runs out (an unfinished run
-keeps its history). The run summaries (``fer_course.results.export_run``), the
+keeps its history). The run summaries (``fer_course.runs.store.export_run``), the
 throughput table and a log are packed into ``<out>/gpu-results.tar.gz`` (at most 16 MiB).
 
     python tools/gpu_runs.py --data .gpu_data/fer2013.ferpack --out "$OUT" --budget-s 690
@@ -31,13 +31,11 @@ from bench_train import measure  # noqa: E402
 
 from fer_course.data import load_fer2013, make_synthetic_fer  # noqa: E402
 from fer_course.devices import describe_device, pick_device  # noqa: E402
-from fer_course.engine import RunResult  # noqa: E402
+from fer_course.engine.loop import RunResult  # noqa: E402
+from fer_course.engine.named_runs import fit_named_run  # noqa: E402
 from fer_course.models import PAPER_BACKBONES  # noqa: E402
 from fer_course.profiles import get_profile  # noqa: E402
-from fer_course.recipes import autoencoder_recipe  # noqa: E402
-from fer_course.results import export_run  # noqa: E402
-from fer_course.train import fit  # noqa: E402
-from fer_course.train_autoencoder import fit_autoencoder  # noqa: E402
+from fer_course.runs import RunStore  # noqa: E402
 
 PACK_LIMIT = 16 * 2**20
 # cheapest first, so that the budget trains as many as it can
@@ -92,26 +90,25 @@ def main() -> None:
     (out / "throughput.json").write_text(json.dumps({"device": describe_device(device),
                                                      "image_size": size, "rows": rows}))
 
-    def attempt(name: str, train) -> None:
+    store = RunStore(profile.name, runs_dir=runs_dir, results_dir=out / "results" / profile.name)
+
+    def attempt(name: str) -> None:  # a registry run under this profile
         try:
-            result: RunResult = train()
+            result: RunResult = fit_named_run(data, name, profile, train_missing=True,
+                                              store=store, device=device, progress=False,
+                                              callbacks=[stop_when_out_of_time])
         except OutOfTime:
             say(f"{name}: stopped by the budget (history kept in its run folder)")
             return
-        export_run(result.run, out / "results" / profile.name / name)
+        store.export(name)
         say(f"{name}: test {result.metrics['test']['accuracy']:.4f}")
 
-    for lam in (1.0, 0.0):
-        name = f"multitask-lam{lam:g}"
-        recipe = autoencoder_recipe(profile, "multitask", lam=lam)
-        attempt(name, lambda r=recipe, n=name: fit_autoencoder(
-            data, r, runs_dir / n, device=device, progress=False,
-            callbacks=[stop_when_out_of_time]))
+    for name in ("multitask-lam1", "multitask-lam0"):
+        attempt(name)
     for arch in BACKBONE_ORDER:
         if left() < 60:
             break
-        attempt(arch, lambda a=arch: fit(data, a, profile, runs_dir / a, device=device,
-                                         progress=False, callbacks=[stop_when_out_of_time]))
+        attempt(arch)
 
     (out / "log.txt").write_text("\n".join(log) + "\n")
     pack = out / "gpu-results.tar.gz"

@@ -5,14 +5,13 @@
 'Happy'
 """
 
-from .audit import audit_data
-from .download import DownloadError, download_fer2013, kaggle_credentials_available
-from .locate import DataNotFoundError, find_fer2013, missing_data_message
-from .profile_data import load_profile_data
-from .readers import load_fer2013
-from .synthetic import make_synthetic_fer
-from .types import CLASSES, FERData, FERFormatError, Split
-from .writers import write_image_folders, write_kaggle_csv, write_npz
+from fer_course.data.download import DownloadError, download_fer2013, kaggle_credentials_available
+from fer_course.data.formats.writers import write_image_folders, write_kaggle_csv, write_npz
+from fer_course.data.locate import DataNotFoundError, find_fer2013, missing_data_message
+from fer_course.data.profile_data import load_profile_data
+from fer_course.data.readers import load_fer2013
+from fer_course.data.synthetic import make_synthetic_fer
+from fer_course.data.types import CLASSES, FERData, FERFormatError, Split, require_csv_rows
 
 __all__ = [
     "CLASSES",
@@ -21,13 +20,13 @@ __all__ = [
     "FERData",
     "FERFormatError",
     "Split",
-    "audit_data",
     "download_fer2013",
     "find_fer2013",
     "kaggle_credentials_available",
     "load_fer2013",
     "load_profile_data",
     "make_synthetic_fer",
+    "require_csv_rows",
     "missing_data_message",
     "write_image_folders",
     "write_kaggle_csv",

@@ -25,11 +25,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from . import locate
+from fer_course.data import locate
 
 # MISSING_DATA_HELP stays importable from here: the messages below point students to
 # fer_course.data.download.MISSING_DATA_HELP.
-from .locate import COMPETITION, DATASET, MISSING_DATA_HELP, RULES_URL
+from fer_course.data.locate import COMPETITION, DATASET, MISSING_DATA_HELP, RULES_URL
 
 SOURCES: tuple[str, ...] = ("competition", "msambare")
 TOKEN_URL = "https://www.kaggle.com/settings/api"

@@ -4,7 +4,9 @@ FER+ (Barsoum et al., 2016) had every FER-2013 image labelled again by ten annot
 Its csv has one line per line of ``fer2013.csv``, in the same order, with the columns
 ``Usage, Image name, neutral, happiness, surprise, sadness, anger, disgust, fear,
 contempt, unknown, NF``: the last ten are vote counts. It is joined to FER-2013 **by row
-position** (the image names are not row numbers), so ``Split.rows`` picks each image's votes.
+position** (the image names are not row numbers), so ``Split.rows`` picks each image's votes;
+data whose rows are folder positions (``FERData.rows_are_csv`` false, as read from Kaggle's
+image-folder release) is refused rather than given some other face's votes.
 
 Choices made here:
 
@@ -30,16 +32,20 @@ import csv
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import torch
 
-from .types import CLASSES, SPLIT_TO_USAGE, USAGE_TO_SPLIT, FERData, FERFormatError, Split
-
-if TYPE_CHECKING:  # plotting is imported only when a figure is drawn
-    from matplotlib.figure import Figure
+from fer_course.data.types import (
+    CLASSES,
+    SPLIT_TO_USAGE,
+    USAGE_TO_SPLIT,
+    FERData,
+    FERFormatError,
+    Split,
+    require_csv_rows,
+)
 
 ENV_VAR = "FERPLUS_PATH"
 FERPLUS_URL = "https://raw.githubusercontent.com/microsoft/FERPlus/master/fer2013new.csv"
@@ -271,13 +277,16 @@ def _expected_usages(data: FERData) -> dict[str, set[str]]:
 
 
 def check_alignment(data: FERData, votes: FERPlusVotes) -> None:
-    """Raise ``FERFormatError`` unless ``votes`` has one row per csv row of ``data`` and
-    each row's ``Usage`` matches the split holding that image.
+    """Raise ``FERFormatError`` unless ``data``'s rows are csv rows (``require_csv_rows``),
+    ``votes`` has one row per csv row of ``data`` and each row's ``Usage`` matches the split
+    holding that image. Counts and usages alone cannot tell csv rows from folder positions
+    (Kaggle's image folders have as many images, in the same splits), hence the first check.
 
     >>> from fer_course.data import make_synthetic_fer
     >>> v = synthetic_ferplus_votes(make_synthetic_fer(14, 7, 7))
     >>> check_alignment(make_synthetic_fer(14, 7, 7), v)  # nothing to say: aligned
     """
+    require_csv_rows(data, f"the FER+ votes of {votes.source}")
     expected = _total_rows(data)
     if len(votes) != expected:
         raise FERFormatError(
@@ -300,7 +309,7 @@ def check_alignment(data: FERData, votes: FERPlusVotes) -> None:
             )
 
 
-def _votes_of(ferplus: FERPlusVotes | str | os.PathLike) -> FERPlusVotes:
+def as_votes(ferplus: FERPlusVotes | str | os.PathLike) -> FERPlusVotes:
     return ferplus if isinstance(ferplus, FERPlusVotes) else read_ferplus_csv(ferplus)
 
 
@@ -321,7 +330,7 @@ def apply_ferplus_labels(data: FERData, ferplus: FERPlusVotes | str | os.PathLik
     if tuple(data.classes) != CLASSES:
         raise ValueError(f"{data.source}: expected FER-2013's classes {CLASSES}, got "
                          f"{tuple(data.classes)} (FER+ labels applied twice?)")
-    votes = _votes_of(ferplus)
+    votes = as_votes(ferplus)
     check_alignment(data, votes)
     majority = ferplus_majority(votes.votes, rule)
     parts, dropped = {}, []
@@ -337,7 +346,8 @@ def apply_ferplus_labels(data: FERData, ferplus: FERPlusVotes | str | os.PathLik
             f"images dropped (unknown / not a face / no majority): {', '.join(dropped)}")
     return FERData(**parts, classes=FERPLUS_CLASSES,
                    source=f"{data.source} with FER+ labels of {votes.source}",
-                   notes=[*data.notes, note], skipped=list(data.skipped))
+                   notes=[*data.notes, note], skipped=list(data.skipped),
+                   rows_are_csv=data.rows_are_csv)
 
 
 def ferplus_counts(data: FERData, ferplus: FERPlusVotes | str | os.PathLike,
@@ -350,7 +360,7 @@ def ferplus_counts(data: FERData, ferplus: FERPlusVotes | str | os.PathLike,
     >>> ferplus_counts(d, synthetic_ferplus_votes(d)).loc["FER-2013 images"].tolist()
     [70, 14, 14, 98]
     """
-    votes = _votes_of(ferplus)
+    votes = as_votes(ferplus)
     check_alignment(data, votes)
     majority = ferplus_majority(votes.votes, rule)
     index = [*FERPLUS_CLASSES, *(f"dropped: {r}" for r in DROP_REASONS.values()),
@@ -367,7 +377,7 @@ def ferplus_counts(data: FERData, ferplus: FERPlusVotes | str | os.PathLike,
     return table
 
 
-def _labels_by_row(data: FERData) -> tuple[np.ndarray, np.ndarray]:
+def labels_by_csv_row(data: FERData) -> tuple[np.ndarray, np.ndarray]:
     """Every image's csv row and label, all splits together."""
     rows = np.concatenate([np.asarray(s.rows, dtype=np.int64) for s in data.splits().values()])
     labels = np.concatenate([s.labels.numpy() for s in data.splits().values()])
@@ -386,8 +396,8 @@ def ferplus_disagreement(data: FERData, ferplus_data: FERData) -> pd.DataFrame:
     >>> list(table.columns)
     ['images', 'with FER+ label', 'FER+ differs', 'differs (%)', 'most often instead']
     """
-    rows, original = _labels_by_row(data)
-    plus_rows, plus = _labels_by_row(ferplus_data)
+    rows, original = labels_by_csv_row(data)
+    plus_rows, plus = labels_by_csv_row(ferplus_data)
     by_row = np.full(int(max(rows.max(), plus_rows.max())) + 1, -1, dtype=np.int64)
     by_row[plus_rows] = plus
     relabelled = by_row[rows]
@@ -416,8 +426,8 @@ def ferplus_confusion(data: FERData, ferplus_data: FERData) -> pd.DataFrame:
     >>> ferplus_confusion(d, apply_ferplus_labels(d, synthetic_ferplus_votes(d))).shape
     (7, 8)
     """
-    rows, original = _labels_by_row(data)
-    plus_rows, plus = _labels_by_row(ferplus_data)
+    rows, original = labels_by_csv_row(data)
+    plus_rows, plus = labels_by_csv_row(ferplus_data)
     position = {int(r): i for i, r in enumerate(rows)}
     table = np.zeros((len(data.classes), len(ferplus_data.classes)), dtype=np.int64)
     np.add.at(table, (original[[position[int(r)] for r in plus_rows]], plus), 1)
@@ -466,49 +476,3 @@ def synthetic_ferplus_votes(data: FERData, seed: int = 0, agreement: float = 0.8
     names = np.array([f"fer{row:07d}.png" for row in range(n)])
     return FERPlusVotes(usage.astype(str), names, votes,
                         source=f"synthetic FER+ votes (seed {seed})")
-
-
-def disagreement_grid(data: FERData, ferplus: FERPlusVotes | str | os.PathLike,
-                      per_class: int = 2, min_votes: int = 6, seed: int = 0,
-                      rule: str = "plurality") -> Figure:
-    """Faces whose FER+ majority differs from their FER-2013 label: one column per FER-2013
-    class, ``per_class`` random faces each, chosen among those where at least ``min_votes``
-    annotators agree (any disagreeing face when a class has none such). Titles read
-    ``FER-2013: X / FER+: Y (votes)``.
-
-    >>> from fer_course.data import make_synthetic_fer
-    >>> d = make_synthetic_fer(70, 14, 14)
-    >>> fig = disagreement_grid(d, synthetic_ferplus_votes(d))
-    >>> float(fig.get_size_inches()[0]) <= 7
-    True
-    """
-    import matplotlib.pyplot as plt
-
-    from ..plots import COLUMN_WIDTH, _show_face
-
-    votes = _votes_of(ferplus)
-    check_alignment(data, votes)
-    majority = ferplus_majority(votes.votes, rule)
-    strength = votes.votes.max(axis=1)
-    rng = np.random.default_rng(seed)
-    images = {int(r): s.images[i] for s in data.splits().values() for i, r in enumerate(s.rows)}
-    rows, original = _labels_by_row(data)
-    plus = majority[rows]
-    cols = len(data.classes)
-    fig, axes = plt.subplots(per_class, cols, squeeze=False, layout="constrained",
-                             figsize=(COLUMN_WIDTH, 1.35 * per_class + 0.1))
-    for label in range(cols):
-        differ = (original == label) & (plus >= 0) & (plus != label)
-        strong = differ & (strength[rows] >= min_votes)
-        pool = rows[strong] if strong.any() else rows[differ]
-        picked = rng.choice(pool, size=min(per_class, len(pool)), replace=False)
-        for k in range(per_class):
-            ax = axes[k, label]
-            ax.axis("off")
-            if k < len(picked):
-                row = int(picked[k])
-                title = (f"FER-2013: {CLASSES[label]}\nFER+: {FERPLUS_CLASSES[majority[row]]} "
-                         f"({strength[row]}/{votes.votes[row].sum()})")
-                _show_face(ax, images[row], title)
-                ax.title.set_fontsize(6.5)
-    return fig

@@ -7,7 +7,7 @@ as lossless WebP strips, 48 pixels wide and up to 341 images tall. Of the option
 measured this was the smallest and the fastest to read (1.3-1.9 s); lzma of
 MED-predicted pixels came close (51.0 MiB) but decodes several times slower, and a
 PNG or WebP mosaic, or lzma with a delta filter, took 53-55 MiB. Labels, csv rows,
-split sizes, classes, source, notes and skipped rows are kept, so
+split sizes, classes, source, notes, skipped rows and ``rows_are_csv`` are kept, so
 ``read_packed_fer(write_packed_fer(d, p))`` equals ``d``.
 
 Layout: ``FERPACK\\0``, the JSON header's length and CRC-32 (little-endian uint32
@@ -47,9 +47,16 @@ import numpy as np
 import torch
 from PIL import Image
 
-from fer_course.atomic import atomic_open
 from fer_course.data.readers import load_fer2013
-from fer_course.data.types import IMAGE_SIZE, SPLITS, FERData, FERFormatError, Split
+from fer_course.data.types import (
+    IMAGE_SIZE,
+    SPLITS,
+    FERData,
+    FERFormatError,
+    Split,
+    legacy_rows_are_csv,
+)
+from fer_course.runs.atomic import atomic_open
 
 PACKED_SUFFIX = ".ferpack"
 MAGIC = b"FERPACK\x00"
@@ -157,6 +164,7 @@ def write_packed_fer(data: FERData, path: str | os.PathLike, effort: str = "max"
         "format": "ferpack", "version": FORMAT_VERSION, "codec": CODEC,
         "classes": list(data.classes), "source": data.source,
         "notes": list(data.notes), "skipped": list(data.skipped),
+        "rows_are_csv": bool(data.rows_are_csv),
         "counts": {name: len(data.splits()[name]) for name in SPLITS},
         "distinct": len(unique), "index": _section(index),
         "strips": [{**_section(s), "images": len(unique[i:i + STRIP_IMAGES])}
@@ -236,6 +244,10 @@ def _decode(header: dict, parts: list[bytes], path: Path) -> tuple[np.ndarray, .
 def read_packed_fer(path: str | os.PathLike) -> FERData:
     """Read a file written by ``write_packed_fer``; damage raises ``FERFormatError``.
 
+    A file written before ``rows_are_csv`` was stored gets it from ``legacy_rows_are_csv``:
+    true when its data came from a csv, npz or ferpack (or is synthetic), false when from an
+    image folder, whose rows may be folder positions.
+
     >>> import tempfile
     >>> bad = Path(tempfile.mkdtemp()) / "bad.ferpack"
     >>> _ = bad.write_bytes(b"FERPACK\\x00\\x10")
@@ -259,20 +271,24 @@ def read_packed_fer(path: str | os.PathLike) -> FERData:
                              torch.from_numpy(labels[start:end].astype(np.int64)),
                              rows[start:end].astype(np.int64))
         start = end
+    rows_are_csv = header.get("rows_are_csv")
+    if not isinstance(rows_are_csv, bool):
+        rows_are_csv = legacy_rows_are_csv(str(header["source"]))
     return FERData(**splits, classes=tuple(header["classes"]), source=header["source"],
-                   notes=list(header["notes"]), skipped=list(header["skipped"]))
+                   notes=list(header["notes"]), skipped=list(header["skipped"]),
+                   rows_are_csv=rows_are_csv)
 
 
 def same_fer_data(a: FERData, b: FERData) -> bool:
     """Whether two ``FERData`` hold the same images, labels and rows per split, and the same
-    classes, source, notes and skipped rows.
+    classes, source, notes, skipped rows and ``rows_are_csv``.
 
     >>> from fer_course.data.synthetic import make_synthetic_fer
     >>> same_fer_data(make_synthetic_fer(14, 7, 7), make_synthetic_fer(14, 7, 7, seed=1))
     False
     """
-    if (tuple(a.classes), a.source, list(a.notes), list(a.skipped)) != (
-            tuple(b.classes), b.source, list(b.notes), list(b.skipped)):
+    if (tuple(a.classes), a.source, list(a.notes), list(a.skipped), a.rows_are_csv) != (
+            tuple(b.classes), b.source, list(b.notes), list(b.skipped), b.rows_are_csv):
         return False
     return all(
         torch.equal(x.images, y.images) and torch.equal(x.labels, y.labels)

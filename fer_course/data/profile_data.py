@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 
-from ..profiles import Profile
-from .readers import load_fer2013
-from .synthetic import make_synthetic_fer
-from .types import FERData
+from fer_course.data.readers import load_fer2013
+from fer_course.data.synthetic import make_synthetic_fer
+from fer_course.data.types import FERData
+from fer_course.profiles import Profile
 
 
 def load_profile_data(profile: Profile, data_path: str | os.PathLike | None = None) -> FERData:

@@ -15,26 +15,28 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import cache
-from .ferplus import apply_ferplus_labels, find_ferplus, missing_ferplus_message
-from .image_folders import (
+from fer_course.data.ferplus import apply_ferplus_labels, find_ferplus, missing_ferplus_message
+from fer_course.data.formats import cache
+from fer_course.data.formats.image_folders import (
     PAPER_VAL_FRACTION,
+    file_rows,
     find_split_folders,
     read_split_folder,
-    row_numbers,
     stratified_holdout,
 )
-from .kaggle_csv import parse_fer_csv
-from .locate import find_fer2013
-from .types import (
+from fer_course.data.formats.kaggle_csv import parse_fer_csv
+from fer_course.data.locate import find_fer2013
+from fer_course.data.types import (
     CLASSES,
     IMAGE_SIZE,
+    POSITION_ROWS_NOTE,
     SPLIT_TO_USAGE,
     USAGE_TO_SPLIT,
     FERData,
     FERFormatError,
     Split,
     from_arrays,
+    legacy_rows_are_csv,
 )
 
 MAX_LISTED_SKIPS = 10
@@ -62,6 +64,9 @@ def load_fer2013(
     ``labels="ferplus"`` relabels every image by the majority of its FER+ votes, read from
     ``ferplus_path`` (else ``$FERPLUS_PATH`` or ``data/fer2013new.csv``): images without a
     valid majority are dropped and ``Contempt`` becomes class 7 (see ``fer_course.data.ferplus``).
+    FER+ is joined by csv row, so it needs ``data.rows_are_csv``: image folders whose files
+    are not named by csv row (Kaggle's ``train/angry/Training_3908.jpg``) raise
+    ``FERFormatError`` instead (see ``require_csv_rows``).
     """
     if labels not in LABEL_SETS:
         raise ValueError(f"labels must be one of {LABEL_SETS}, got {labels!r}")
@@ -78,32 +83,33 @@ def _load(path: str | os.PathLike | None, skip_bad_rows: bool, use_cache: bool,
           val_fraction: float, seed: int) -> FERData:
     """``load_fer2013`` with FER-2013's own labels."""
     source = find_fer2013(path)
-    from .packed import PACKED_SUFFIX, read_packed_fer  # here: packed imports this module
+    from fer_course.data.packed import (  # here: packed imports this module
+        PACKED_SUFFIX,
+        read_packed_fer,
+    )
 
     if source.suffix.lower() == PACKED_SUFFIX:  # saved FERData: nothing to parse or carve
         return read_packed_fer(source)
     if source.is_dir():
-        images, labels, usage, rows, notes, skipped = _read_cached(
-            source, "folder", False, use_cache
-        )
+        arrays = _read_cached(source, "folder", False, use_cache)
     elif source.suffix.lower() == ".npz":
-        images, labels, usage, rows, notes, skipped = read_fer_npz(source, skip_bad_rows)
+        arrays = read_fer_npz(source, skip_bad_rows)
     elif source.suffix.lower() == ".csv":
-        images, labels, usage, rows, notes, skipped = _read_cached(
-            source, "csv", skip_bad_rows, use_cache
-        )
+        arrays = _read_cached(source, "csv", skip_bad_rows, use_cache)
     else:
         raise FERFormatError(
             f"{source}: unsupported file type {source.suffix!r}; "
             "give a .csv, an .npz, a .ferpack or a folder"
         )
+    images, labels, usage, rows, notes, skipped, rows_are_csv = arrays
     if skipped:
         listed = "; ".join(skipped[:MAX_LISTED_SKIPS])
         extra = len(skipped) - MAX_LISTED_SKIPS
         more = f" and {extra} more" if extra > 0 else ""
         notes = [*notes, f"skipped {len(skipped)} bad rows of {source.name}: {listed}{more}"]
         warnings.warn(notes[-1], stacklevel=3)
-    data = from_arrays(images, labels, usage, source=source.name, notes=notes)
+    data = from_arrays(images, labels, usage, source=source.name, notes=notes,
+                       rows_are_csv=rows_are_csv)
     data.skipped = list(skipped)
     for split in data.splits().values():
         split.rows = rows[split.rows]
@@ -112,41 +118,51 @@ def _load(path: str | os.PathLike | None, skip_bad_rows: bool, use_cache: bool,
     return data
 
 
-Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str], list[str]]
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str], list[str], bool]
+"""``(images, labels, usage, rows, notes, skipped, rows_are_csv)`` of a whole source."""
 
 
 def _read_cached(source: Path, kind: str, skip_bad_rows: bool, use_cache: bool = True) -> Arrays:
-    """Parse a csv or folder, or read its cache when the source has not changed since."""
+    """Parse a csv or folder, or read its cache when the source has not changed since.
+
+    A cache without ``rows_are_csv`` (written before the marker existed) is used for a csv,
+    whose rows are always csv rows, but not for a folder, whose rows may be positions: the
+    folder is read again and the cache rewritten with the marker."""
     variant = "-skip" if skip_bad_rows else ""
     fingerprint = cache.source_fingerprint(source)
     hit = cache.find_cache(source, fingerprint, variant) if use_cache else None
     if hit is not None:
         with np.load(hit) as z:
-            notes = [str(n) for n in z["notes"]]
-            skipped = [str(n) for n in z["skipped"]] if "skipped" in z else []
-            return z["images"], z["labels"], z["usage"], z["rows"], notes, skipped
+            if "rows_are_csv" in z or kind == "csv":
+                notes = [str(n) for n in z["notes"]]
+                skipped = [str(n) for n in z["skipped"]] if "skipped" in z else []
+                rows_are_csv = bool(z["rows_are_csv"]) if "rows_are_csv" in z else True
+                return (z["images"], z["labels"], z["usage"], z["rows"], notes, skipped,
+                        rows_are_csv)
     if kind == "csv":
         parsed = parse_fer_csv(source, skip_bad_rows=skip_bad_rows)
         arrays: Arrays = (parsed.images, parsed.labels, parsed.usage, parsed.rows, [],
-                          parsed.skipped)
+                          parsed.skipped, True)
     else:
         arrays = read_folder_arrays(source)
     if use_cache:
-        images, labels, usage, rows, notes, skipped = arrays
+        images, labels, usage, rows, notes, skipped, rows_are_csv = arrays
         cache.write_cache(source, images, labels, usage, rows, notes, fingerprint, variant,
-                          skipped=skipped)
+                          skipped=skipped, rows_are_csv=rows_are_csv)
     return arrays
 
 
 def read_folder_arrays(root: Path) -> Arrays:
-    """Whole-data-set arrays from an image-folder root (see ``fer_course.data.image_folders``)."""
+    """Whole-data-set arrays from an image-folder root (``data.formats.image_folders``).
+
+    Files named by csv row (``<row>.png``) keep their rows (``rows_are_csv`` true); any
+    other names give folder positions (false), and a note says so."""
     folders = find_split_folders(root)
-    parts, notes, offset, ignored = [], [], 0, 0
-    for split, folder in folders.items():
-        images, labels, names, n_ignored = read_split_folder(folder)
-        ignored += n_ignored
-        rows = row_numbers(names, offset)
-        offset += len(names)
+    read = {split: read_split_folder(folder) for split, folder in folders.items()}
+    rows_per_split, rows_are_csv = file_rows([names for _, _, names, _ in read.values()])
+    parts, notes = [], []
+    ignored = sum(n_ignored for *_, n_ignored in read.values())
+    for (split, (images, labels, _, _)), rows in zip(read.items(), rows_per_split):
         order = np.argsort(rows, kind="stable")  # files named by csv row: back in csv order
         usage = np.full(len(labels), SPLIT_TO_USAGE[split])
         parts.append((images[order], labels[order], usage, rows[order]))
@@ -157,13 +173,20 @@ def read_folder_arrays(root: Path) -> Arrays:
         )
     if ignored:
         notes.append(f"passed over {ignored} non-image files under {root.name}/")
+    if not rows_are_csv:
+        notes.append(POSITION_ROWS_NOTE)
     images, labels, usage, rows = (np.concatenate(a) for a in zip(*parts))
-    return images, labels, usage, rows, notes, []
+    return images, labels, usage, rows, notes, [], rows_are_csv
 
 
 def read_fer_npz(path: Path, skip_bad_rows: bool = False) -> Arrays:
     """Arrays of an ``.npz`` holding ``images`` uint8 [N,48,48], ``labels`` [N], ``usage`` [N]
-    (the form of the package's cache and of a plain ``numpy.savez`` export)."""
+    (the form of the package's cache and of a plain ``numpy.savez`` export).
+
+    ``rows_are_csv`` comes from the file's ``rows_are_csv`` array when it has one. Without
+    it, a plain export (no ``source``) is in csv order, so its positions are csv rows; a
+    cache written before the marker existed is trusted only when its ``source`` is a csv
+    (``legacy_rows_are_csv``), since an image folder's rows may be folder positions."""
     try:
         z = np.load(path)
     except (OSError, ValueError) as err:
@@ -176,6 +199,10 @@ def read_fer_npz(path: Path, skip_bad_rows: bool = False) -> Arrays:
         rows = z["rows"] if "rows" in z.files else np.arange(len(labels), dtype=np.int64)
         notes = [str(n) for n in z["notes"]] if "notes" in z.files else []
         skipped = [str(n) for n in z["skipped"]] if "skipped" in z.files else []
+        if "rows_are_csv" in z.files:
+            rows_are_csv = bool(z["rows_are_csv"])
+        else:
+            rows_are_csv = "source" not in z.files or legacy_rows_are_csv(str(z["source"]))
     if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE,) * 2:
         raise FERFormatError(
             f"{path}: images must be uint8 [N, 48, 48], got {images.dtype} {list(images.shape)}"
@@ -199,7 +226,7 @@ def read_fer_npz(path: Path, skip_bad_rows: bool = False) -> Arrays:
     keep = np.setdiff1d(np.arange(len(images)), bad)
     if len(bad):
         images, labels, usage, rows = images[keep], labels[keep], usage[keep], rows[keep]
-    return images, labels.astype(np.int64), usage, rows, notes, skipped
+    return images, labels.astype(np.int64), usage, rows, notes, skipped, rows_are_csv
 
 
 def carve_validation(data: FERData, fraction: float, seed: int) -> FERData:
@@ -218,4 +245,5 @@ def carve_validation(data: FERData, fraction: float, seed: int) -> FERData:
     return FERData(
         train=take(kept), val=take(held), test=data.test, classes=data.classes,
         source=data.source, notes=[*data.notes, note], skipped=data.skipped,
+        rows_are_csv=data.rows_are_csv,
     )

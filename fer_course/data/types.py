@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,13 +17,21 @@ USAGE_TO_SPLIT: dict[str, str] = {"Training": "train", "PublicTest": "val", "Pri
 SPLIT_TO_USAGE: dict[str, str] = {v: k for k, v in USAGE_TO_SPLIT.items()}
 
 
+POSITION_ROWS_NOTE = (
+    "rows are folder positions, not fer2013.csv rows: the image files are not named by csv "
+    "row, so FER+ votes and stored predictions cannot be joined to these images"
+)
+"""The note of every ``FERData`` whose ``rows_are_csv`` is ``False``."""
+
+
 @dataclass
 class Split:
     """Images and labels of one split.
 
     images: uint8 tensor ``[N, 48, 48]``; labels: int64 tensor ``[N]``;
-    rows: where each image came from (csv data row, counted from 0, or file index),
-    kept so that results can be traced back to the source.
+    rows: where each image came from, kept so that results can be traced back to the
+    source: its data row in the csv (counted from 0), or, for image folders whose files are
+    not named by csv row, its position among the files (``FERData.rows_are_csv`` says which).
 
     >>> s = Split(torch.zeros(2, 48, 48, dtype=torch.uint8), torch.tensor([0, 3]))
     >>> len(s), s.class_counts()[:4]
@@ -61,6 +70,19 @@ class FERData:
     ``notes`` says anything a reader must know, such as a validation split carved
     from the training images; ``skipped`` lists every bad source row that was left out
     (only with ``skip_bad_rows=True``), with its line and reason.
+
+    ``rows_are_csv``: whether every ``Split.rows`` is a data row of the csv (Kaggle's
+    ``fer2013.csv`` for the real data), so that anything indexed by csv row (FER+ votes,
+    stored predictions) may be joined to these images. ``False`` when the rows are only
+    positions among image files whose names are not csv rows (Kaggle's image-folder release,
+    ``train/angry/Training_3908.jpg``); ``require_csv_rows`` refuses such data. ``False``
+    also adds ``POSITION_ROWS_NOTE`` to ``notes``, and that note makes it ``False``, so a
+    copy that keeps the notes keeps the marker.
+
+    >>> one = Split(torch.zeros(1, 48, 48), torch.tensor([0]))
+    >>> d = FERData(one, one, one, source="faces", rows_are_csv=False)
+    >>> d.notes == [POSITION_ROWS_NOTE], FERData(one, one, one, notes=d.notes).rows_are_csv
+    (True, False)
     """
 
     train: Split
@@ -70,6 +92,14 @@ class FERData:
     source: str = "unknown"
     notes: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # bad source rows left out, with reasons
+    rows_are_csv: bool = True  # Split.rows are csv data rows (else folder positions)
+
+    def __post_init__(self) -> None:
+        if POSITION_ROWS_NOTE in self.notes:
+            self.rows_are_csv = False
+        self.rows_are_csv = bool(self.rows_are_csv)
+        if not self.rows_are_csv and POSITION_ROWS_NOTE not in self.notes:
+            self.notes = [*self.notes, POSITION_ROWS_NOTE]
 
     def splits(self) -> dict[str, Split]:
         """The three splits by name, in the order train, val, test."""
@@ -91,8 +121,10 @@ def from_arrays(
     usage: np.ndarray,
     source: str,
     notes: list[str] | None = None,
+    rows_are_csv: bool = True,
 ) -> FERData:
-    """Build ``FERData`` from whole-file arrays and a per-row Usage string.
+    """Build ``FERData`` from whole-file arrays and a per-row Usage string (``rows_are_csv``:
+    see ``FERData``).
 
     >>> imgs = np.zeros((3, 48, 48), np.uint8)
     >>> d = from_arrays(imgs, np.array([0, 1, 2]),
@@ -111,7 +143,7 @@ def from_arrays(
         rows = np.flatnonzero(usage == usage_name)
         parts[split] = Split(torch.from_numpy(np.ascontiguousarray(images[rows])),
                              torch.from_numpy(np.asarray(labels[rows], dtype=np.int64)), rows)
-    return FERData(**parts, source=source, notes=list(notes or []))
+    return FERData(**parts, source=source, notes=list(notes or []), rows_are_csv=rows_are_csv)
 
 
 class FERFormatError(ValueError):
@@ -120,3 +152,45 @@ class FERFormatError(ValueError):
     The message names the file and, for a csv, the line: ``fer2013.csv: line 1042:
     expected 2304 pixels, got 2303``.
     """
+
+
+def require_csv_rows(data: FERData, purpose: str) -> None:
+    """Raise ``FERFormatError`` unless ``data.rows_are_csv``: call it before joining anything
+    indexed by csv row to ``data``'s images by ``Split.rows``. ``purpose`` names what would be
+    joined, e.g. ``"FER+ votes"`` or ``"stored predictions"``; the message says why it
+    cannot be, and what to load instead.
+
+    >>> from fer_course.data.synthetic import make_synthetic_fer
+    >>> d = make_synthetic_fer(14, 7, 7)
+    >>> require_csv_rows(d, "FER+ votes")  # synthetic rows are csv rows: nothing to say
+    >>> d.rows_are_csv = False
+    >>> try:
+    ...     require_csv_rows(d, "FER+ votes")
+    ... except FERFormatError as err:
+    ...     print(str(err)[:87])
+    synthetic (seed 0): cannot join FER+ votes by csv row: the rows of this data are folder
+    """
+    if data.rows_are_csv:
+        return
+    raise FERFormatError(
+        f"{data.source}: cannot join {purpose} by csv row: the rows of this data are folder "
+        "positions, not fer2013.csv rows, because its image files are not named by csv row "
+        "(as in Kaggle's image-folder release, train/angry/Training_3908.jpg), so whatever is "
+        "indexed by csv row would land on the wrong faces. Load Kaggle's fer2013.csv, the "
+        "fer2013.npz, or image folders whose files are named by csv row (<row>.png, as "
+        "write_image_folders writes them) instead"
+    )
+
+
+def legacy_rows_are_csv(source: str) -> bool:
+    """``rows_are_csv`` for data saved before the marker existed (an old cache or ``.ferpack``),
+    judged by its ``source``: ``True`` for data read from a csv, an npz or a ferpack, or made
+    synthetic; ``False`` otherwise (an image folder, whose rows may be folder positions).
+
+    >>> legacy_rows_are_csv("fer2013.csv with FER+ labels of fer2013new.csv")
+    True
+    >>> legacy_rows_are_csv("images with FER+ labels of fer2013new.csv")
+    False
+    """
+    origin = source.split(" with FER+ labels of ", 1)[0].lower()
+    return bool(re.search(r"\.(csv|npz|ferpack)(\s|$)", origin)) or origin.startswith("synthetic")

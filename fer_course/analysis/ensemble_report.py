@@ -1,0 +1,353 @@
+"""Chapter 3's tables: the members, ties per k, the leak, and the best ensemble against the
+best single member with a paired bootstrap interval and McNemar's test.
+
+Everything here reads an ``ensemble.EnsembleMembers`` and calls the voting functions of
+``fer_course.analysis.ensemble`` (one implementation per rule) and the tests of
+``fer_course.analysis.significance``; nothing votes on its own.
+
+>>> members = simulated_members(5, n_images=300, seed=0)
+>>> choice = best_on_validation(members)
+>>> 1 <= choice.k <= 5 and choice.rule in RULES
+True
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fer_course.analysis.ensemble import (
+    RULES,
+    EnsembleMembers,
+    ensemble_predictions,
+    order_by,
+    selection_comparison,
+)
+from fer_course.analysis.significance import (
+    BootstrapResult,
+    McNemarResult,
+    mcnemar,
+    paired_bootstrap,
+)
+
+PAPER_RULE = "majority (random ties)"  # the paper's vote: a tie goes to a random tied class
+PAPER_BEST_ENSEMBLE = {"k": 13, "test": 0.740}  # section 5.1.2: its top-13 ensemble, chosen on test
+
+
+def member_runs(runs_dir: str | os.PathLike, profile: Any, data: Any = None,
+                min_members: int = 3, standby_archs: Sequence[str] = (),
+                train_missing: bool = False, standby_epochs: int | None = None) -> list:
+    """The finished backbone runs to ensemble, from the run store of ``profile`` (local
+    runs under ``runs_dir``, then the committed ones); with ``data``, only the runs trained
+    on the same splits and labels (not a FER+ run). Where fewer than ``min_members``
+    exist, ``train_missing`` trains ``standby_archs`` into ``runs_dir`` (needs ``data``;
+    ``standby_epochs`` shortens them, ``None``: the profile's epochs); otherwise a
+    ``MissingRunError`` says how to get the runs."""
+    from fer_course.engine.loop import MissingRunError
+    from fer_course.runs.recipes import data_fingerprint
+    from fer_course.runs.store import RunStore
+
+    store = RunStore(profile.name, runs_dir)
+
+    def members_here() -> list:
+        runs = store.all(setting="arch")
+        if data is None:
+            return runs
+        # a run trained on other labels (FER+) or other splits cannot vote on these
+        fingerprint = data_fingerprint(data)
+        return [r for r in runs if r.read_settings().get(
+            "data_fingerprint", fingerprint) == fingerprint]
+
+    runs = members_here()
+    if len(runs) >= min_members:
+        return runs
+    if not train_missing:
+        raise MissingRunError(
+            f"{len(runs)} finished backbone run(s) in {runs_dir} and "
+            f"{store.results_dir}, but the ensembles need at least {min_members}. "
+            "Train them with chapter 2 (02_backbones.ipynb) or the batch runner "
+            "(tools/train_results.py --chapter 3), or set the parameter "
+            f"train_missing = True to train {', '.join(standby_archs)} here.")
+    if data is None:
+        raise ValueError("training the standby members needs the loaded data")
+    from fer_course.engine.backbone_task import ensure_runs
+
+    ensure_runs(data, list(standby_archs), profile.overridden(epochs=standby_epochs), runs_dir)
+    return members_here()
+
+
+def member_table(runs: Sequence, members: EnsembleMembers) -> pd.DataFrame:
+    """One row per member, most accurate on validation first: run, architecture, seed,
+    validation and test accuracy (from the saved predictions) and training minutes."""
+    rows = []
+    for run, val, test in zip(runs, members.accuracies("val"), members.accuracies("test")):
+        metrics = run.read_metrics()
+        settings = metrics.get("settings", {})
+        rows.append({"run": run.path.name, "architecture": settings.get("arch"),
+                     "seed": settings.get("seed"), "val": float(val), "test": float(test),
+                     "minutes": (metrics.get("wall_time_s") or 0.0) / 60})
+    table = pd.DataFrame(rows)
+    return table.sort_values("val", ascending=False, kind="stable", ignore_index=True)
+
+
+def curve_table(curves: dict[str, np.ndarray], rules: Sequence[str] = RULES) -> pd.DataFrame:
+    """A ``top_k_curve`` (or ``EnsembleMembers.curves``) as a table indexed by k, with the
+    member added at each k."""
+    table = pd.DataFrame({rule: curves[rule] for rule in (*rules, "tie rate")},
+                         index=pd.RangeIndex(1, len(curves[rules[0]]) + 1, name="k"))
+    if "members" in curves:
+        table.insert(0, "added member", list(curves["members"]))
+    return table
+
+
+def tie_rate_table(members: EnsembleMembers, seed: int = 0) -> pd.DataFrame:
+    """Per k (members in validation order): the share of tied majority votes on val and
+    test, and the test accuracy of the majority vote with ties to the lowest class and
+    with random ties, beside the soft vote's."""
+    val, test = (members.curves("val", split, seed=seed) for split in ("val", "test"))
+    return pd.DataFrame({
+        "k is even": [k % 2 == 0 for k in range(1, len(members) + 1)],
+        "tie rate (val)": val["tie rate"], "tie rate (test)": test["tie rate"],
+        "majority, ties to lowest": test["majority"],
+        "majority, random ties": test[PAPER_RULE], "soft": test["soft"],
+    }, index=pd.RangeIndex(1, len(members) + 1, name="k"))
+
+
+@dataclass(frozen=True)
+class EnsembleChoice:
+    """An ensemble chosen on validation data: its rule, its size k, its members (indices
+    into the ``EnsembleMembers``, most accurate on validation first) and its accuracies."""
+
+    rule: str
+    k: int
+    members: tuple[int, ...]
+    val: float
+    test: float
+
+    def predictions(self, members: EnsembleMembers, split: str, seed: int = 0) -> np.ndarray:
+        """The class this ensemble gives each image of ``split``."""
+        probs, _ = members.split(split)
+        return ensemble_predictions(probs, self.members, self.rule,
+                                    weights=members.accuracies("val"), seed=seed)
+
+
+def best_on_validation(members: EnsembleMembers, rules: Sequence[str] = RULES,
+                       seed: int = 0) -> EnsembleChoice:
+    """The top-k ensemble (members ordered by validation accuracy) whose rule and k give the
+    highest validation accuracy; the smallest k and the first rule win a tie. The test
+    split plays no part in the choice."""
+    order = order_by(members.accuracies("val"))
+    on_val = members.curves("val", "val", seed=seed)
+    on_test = members.curves("val", "test", seed=seed)
+    best: EnsembleChoice | None = None
+    for rule in rules:
+        k = int(np.argmax(on_val[rule])) + 1
+        if best is None or on_val[rule][k - 1] > best.val:
+            best = EnsembleChoice(rule, k, tuple(order[:k]), float(on_val[rule][k - 1]),
+                                  float(on_test[rule][k - 1]))
+    assert best is not None, "no rules given"
+    return best
+
+
+@dataclass(frozen=True)
+class SingleVsEnsemble:
+    """The chosen ensemble against the best single member (by validation) on the same
+    test images: accuracies, the paired bootstrap of the difference and McNemar's test."""
+
+    choice: EnsembleChoice
+    single: str
+    single_test: float
+    ensemble_test: float
+    n_images: int
+    bootstrap: BootstrapResult
+    mcnemar: McNemarResult
+
+    def table(self) -> pd.DataFrame:
+        """Two rows (the single member, the ensemble) and one for their difference."""
+        b, pct = self.bootstrap, f"{self.bootstrap.confidence:.0%}"
+        return pd.DataFrame([
+            {"what": f"best single member ({self.single})", "test accuracy": self.single_test},
+            {"what": f"ensemble: {self.choice.rule}, top {self.choice.k} by val",
+             "test accuracy": self.ensemble_test},
+            {"what": "difference (ensemble - single)", "test accuracy": b.difference,
+             f"{pct} interval": f"[{b.low:+.4f}, {b.high:+.4f}]",
+             "bootstrap p": b.p_value, "McNemar p": self.mcnemar.p_value},
+        ]).set_index("what")
+
+    def sentence(self) -> str:
+        """What the comparison says, in words that hold whichever way it fell."""
+        b, m = self.bootstrap, self.mcnemar
+        if self.choice.k == 1:
+            return ("Validation chose a single model (k = 1), so the 'ensemble' is the best "
+                    "single member itself: on this data, voting did not pay on validation.")
+        pp = f"{100 * abs(b.difference):.1f} percentage points"
+        interval = (f"{b.confidence:.0%} interval {100 * b.low:+.1f} to {100 * b.high:+.1f} "
+                    "points")
+        counts = (f"the ensemble alone is right on {m.a_only} of the {self.n_images} test "
+                  f"images, the single member alone on {m.b_only} (McNemar p = "
+                  f"{m.p_value:.2g})")
+        if b.difference == 0:
+            head = "The ensemble and the best single member are equally accurate on test"
+        else:
+            way = "more" if b.difference > 0 else "less"
+            head = f"The ensemble is {pp} {way} accurate than the best single member on test"
+        if b.low > 0:
+            verdict = ("the interval lies above 0: the gain is larger than the luck of "
+                       "drawing these test images would explain")
+        elif b.high < 0:
+            verdict = "the interval lies below 0: the ensemble is really worse"
+        else:
+            verdict = ("the interval includes 0: these test images cannot tell the two apart, "
+                       "and the gain may be the luck of the draw")
+        return f"{head} ({interval}); {counts}; {verdict}."
+
+
+def compare_with_best_single(members: EnsembleMembers, choice: EnsembleChoice, seed: int = 0,
+                             n_boot: int = 10_000, confidence: float = 0.95) -> SingleVsEnsemble:
+    """``choice`` against the member with the best validation accuracy, on test: per-image
+    correctness of both, a paired bootstrap interval of the difference and McNemar's test."""
+    labels = members.test_labels
+    single = int(order_by(members.accuracies("val"))[0])
+    single_correct = members.test_probs[single].argmax(-1) == labels
+    ensemble_correct = choice.predictions(members, "test", seed=seed) == labels
+    return SingleVsEnsemble(
+        choice, members.names[single], float(single_correct.mean()),
+        float(ensemble_correct.mean()), len(labels),
+        paired_bootstrap(ensemble_correct, single_correct, n_boot=n_boot, seed=seed,
+                         confidence=confidence),
+        mcnemar(ensemble_correct, single_correct))
+
+
+def leak_table(members: EnsembleMembers, rules: Sequence[str] = RULES) -> pd.DataFrame:
+    """Per rule: the honest choice (order and k on validation) and the paper's (order and k
+    on test), each with its test accuracy, and the leak: how many percentage points the
+    paper's choice adds to the reported test accuracy."""
+    rows = []
+    for rule in rules:
+        honest, paper = selection_comparison(members, rule).values()
+        rows.append({"rule": rule, "honest k": honest["k"], "honest test": honest["test"],
+                     "paper's k": paper["k"], "paper's test": paper["test"],
+                     "leak (points)": 100 * (paper["test"] - honest["test"])})
+    return pd.DataFrame(rows).set_index("rule")
+
+
+def leak_sentence(points: float, rule: str = PAPER_RULE) -> str:
+    """The leak of ``leak_table`` (percentage points) for ``rule``, in words for any sign.
+
+    >>> "no leak" in leak_sentence(0.0), "0.50 percentage points more" in leak_sentence(0.5)
+    (True, True)
+    """
+    if abs(points) < 1e-9:
+        return (f"With the {rule} vote, both ways of choosing land on the same test accuracy "
+                "here: no leak this time.")
+    if points > 0:
+        return (f"With the {rule} vote, choosing the order and k on the test split reports "
+                f"{points:.2f} percentage points more than choosing them on validation: a gain "
+                "no new face would see.")
+    return (f"With the {rule} vote, the honest choice happens to score {-points:.2f} points "
+            "higher on test than the paper's: choosing on test maximises along its own order, "
+            "not over every ensemble, so the leak can fall either way on one data set.")
+
+
+def diminishing_returns(curves: dict[str, np.ndarray], rules: Sequence[str] = RULES,
+                        at: int = 5) -> pd.DataFrame:
+    """The paper's advice ("the top ``at`` models are good enough") against a curve, per
+    rule: accuracy at k = 1, k = ``at`` and the best k, the share of the best gain over
+    k = 1 reached at k = ``at``, the mean gain per member added after ``at``, and the first
+    k that beats k = 1. Columns that need ``at`` members are NaN when there are fewer."""
+    rows = []
+    for rule in rules:
+        acc = np.asarray(curves[rule], dtype=np.float64)
+        n, best = len(acc), int(np.argmax(acc))
+        reached = acc[at - 1] if n >= at else np.nan
+        above = np.flatnonzero(acc > acc[0])
+        rows.append({
+            "rule": rule, "k=1": acc[0], f"k={at}": reached, "best k": best + 1,
+            "best": acc[best], f"all {n}": acc[-1],
+            f"share of best gain at k={at}": reached_share(acc, at) if n >= at else np.nan,
+            f"gain per member after {at} (points)":
+                100 * (acc[-1] - reached) / (n - at) if n > at else np.nan,
+            "first k above k=1": int(above[0]) + 1 if len(above) else np.nan,
+        })
+    return pd.DataFrame(rows).set_index("rule")
+
+
+def reached_share(acc: Sequence[float], at: int) -> float:
+    """How much of the best gain over k = 1 the curve ``acc`` has made at k = ``at``
+    (1.0: all of it; NaN when no k beats k = 1).
+
+    >>> reached_share([0.60, 0.62, 0.63, 0.64, 0.64], 3)
+    0.75
+    """
+    acc = np.asarray(acc, dtype=np.float64)
+    gain = acc.max() - acc[0]
+    return float(round((acc[at - 1] - acc[0]) / gain, 12)) if gain > 0 else float("nan")
+
+
+def advice_sentence(curve: Sequence[float], rule: str, at: int = 5) -> str:
+    """The paper's "top ``at``" advice checked on one curve, in words."""
+    acc = np.asarray(curve, dtype=np.float64)
+    n, best = len(acc), int(np.argmax(acc)) + 1
+    if n < at:
+        return (f"With {n} members the curve stops before k = {at}: the advice cannot be "
+                f"checked here (the best {rule} ensemble has k = {best}).")
+    share = reached_share(acc, at)
+    if np.isnan(share):
+        return (f"No {rule} ensemble beats the single best member on this curve, so there is "
+                f"no gain for the top {at} to reach.")
+    rest = (f"; adding the other {n - at} members moves it by "
+            f"{100 * (acc[-1] - acc[at - 1]):+.1f} points" if n > at else "")
+    return (f"{rule}: the top {at} reach {share:.0%} of the best gain over k = 1 "
+            f"({100 * (acc[at - 1] - acc[0]):+.1f} of {100 * (acc[best - 1] - acc[0]):+.1f} "
+            f"points; best k = {best}){rest}.")
+
+
+def simulated_members(n_members: int, n_images: int = 3589, n_classes: int = 7,
+                      signal: float = 2.5, shared: float = 1.2, noise: float = 0.6,
+                      seed: int = 0) -> EnsembleMembers:
+    """Exchangeable stand-in members (equally good by construction) on independent val and
+    test sets of ``n_images`` each: logits = ``signal`` at the true class + a per-image part
+    shared by all members (``shared``: correlated errors) + each member's own ``noise``.
+    With the defaults a member is right about 69 % of the time and voting adds a few points.
+
+    >>> m = simulated_members(3, n_images=2000)
+    >>> len(m), bool(0.6 < m.accuracies("test").mean() < 0.8)
+    (3, True)
+    """
+    rng = np.random.default_rng(seed)
+    splits = {}
+    for split in ("val", "test"):
+        labels = rng.integers(0, n_classes, n_images)
+        logits = (signal * np.eye(n_classes)[labels]
+                  + rng.normal(0.0, shared, (n_images, n_classes))
+                  + rng.normal(0.0, noise, (n_members, n_images, n_classes)))
+        logits -= logits.max(-1, keepdims=True)
+        probs = np.exp(logits)
+        splits[split] = (probs / probs.sum(-1, keepdims=True), labels)
+    predictions = [{f"{s}_probs": splits[s][0][m] for s in splits}
+                   | {f"{s}_labels": splits[s][1] for s in splits} for m in range(n_members)]
+    return EnsembleMembers([f"sim{m}" for m in range(n_members)], predictions)
+
+
+def mean_leak(n_members: int, rule: str = PAPER_RULE, repeats: int = 10,
+              n_images: int = 3589, seed: int = 0) -> float:
+    """The leak in percentage points (paper's choice minus honest choice, on test) averaged
+    over ``repeats`` draws of ``simulated_members``."""
+    leaks = []
+    for r in range(repeats):
+        members = simulated_members(n_members, n_images=n_images, seed=seed + r)
+        honest, paper = selection_comparison(members, rule).values()
+        leaks.append(100 * (paper["test"] - honest["test"]))
+    return float(np.mean(leaks))
+
+
+__all__ = ["PAPER_BEST_ENSEMBLE", "PAPER_RULE", "EnsembleChoice", "SingleVsEnsemble",
+           "advice_sentence", "best_on_validation", "compare_with_best_single", "curve_table",
+           "diminishing_returns", "leak_sentence", "leak_table", "mean_leak", "member_runs",
+           "member_table",
+           "reached_share", "simulated_members", "tie_rate_table"]

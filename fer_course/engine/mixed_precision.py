@@ -1,0 +1,76 @@
+"""Mixed precision for a task of the engine, in one place: the resolved precision, autocast,
+fp16 loss scaling and the memory format that goes with them (``fer_course.precision``).
+
+>>> amp = MixedPrecision("cpu", "fp16")
+>>> amp.precision, amp.scaler.is_enabled(), amp.memory_format
+('fp16', True, torch.contiguous_format)
+>>> model = amp.to_device(torch.nn.Linear(2, 1))
+>>> optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+>>> with amp.autocast():
+...     loss = model(amp.prepare(torch.ones(4, 2))).float().pow(2).mean()
+>>> amp.backward_step(loss, optimizer)  # scale, backward, step, update
+>>> sorted(amp.state_dict())
+['_growth_tracker', 'backoff_factor', 'growth_factor', 'growth_interval', 'scale']
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import torch
+from torch import nn
+
+from fer_course.precision import autocast, resolve_precision, uses_channels_last
+
+
+class MixedPrecision:
+    """The precision of a run on ``device`` (``requested``: one of
+    ``fer_course.precision.PRECISIONS``) and everything that follows from it.
+
+    - ``precision``: the resolved one, ``"fp32"``, ``"bf16"`` or ``"fp16"``;
+    - ``memory_format``: channels-last where ``uses_channels_last`` says it pays off;
+    - ``autocast()``: the forward pass's context (a no-op for fp32);
+    - ``scaler``: a ``torch.amp.GradScaler``, enabled for fp16 only (bf16 and fp32 need
+      no loss scaling; disabled, it leaves backward and step exactly as without it);
+    - ``backward_step(loss, optimizer)``: scale, backward, step (skipped if the
+      gradients overflowed), update.
+    """
+
+    def __init__(self, device: torch.device | str, requested: str = "auto") -> None:
+        self.device = torch.device(device)
+        self.precision = resolve_precision(requested, self.device)
+        self.memory_format = (torch.channels_last
+                              if uses_channels_last(self.device, self.precision)
+                              else torch.contiguous_format)
+        # float16 needs loss scaling against underflow; bfloat16 and float32 do not
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """``torch.autocast`` for this precision on this device (a no-op for fp32)."""
+        return autocast(self.device, self.precision)
+
+    def to_device(self, model: nn.Module) -> nn.Module:
+        """``model`` moved (in place) to the device, in the memory format."""
+        return model.to(self.device, memory_format=self.memory_format)
+
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """A batch in the memory format (unchanged when it already is)."""
+        return x.contiguous(memory_format=self.memory_format)
+
+    def backward_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        """Backward of ``loss`` and one ``optimizer`` step, through the loss scaler (which
+        does nothing unless fp16). Clearing the old gradients is the caller's."""
+        self.scaler.scale(loss).backward()
+        self.scaler.step(optimizer)
+        self.scaler.update()
+
+    def state_dict(self) -> dict[str, Any]:
+        """The scaler's state (empty unless fp16)."""
+        return self.scaler.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any] | None) -> None:
+        """Restore the scaler's state; ``None`` or an empty one (a checkpoint without loss
+        scaling: older, or saved under another precision) leaves the scaler as it starts."""
+        if state:
+            self.scaler.load_state_dict(state)

@@ -1,0 +1,112 @@
+"""The course's runs by name: the registry's recipe, trained or read through the store.
+
+``fit_named_run(data, "multitask-lam1", profile, train_missing=False)`` returns the local
+run if it is finished, else the committed summary (``results/<profile>/…``), else trains
+it when ``train_missing`` says so, after printing how long that is expected to take; a
+stored run made with settings other than the registry's is an error naming them.
+
+>>> from fer_course.profiles import get_profile
+>>> fit_named_run(make_synthetic_fer(), "resnet18", get_profile("cpu"),
+...               train_missing=False)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from fer_course.data.types import FERData
+from fer_course.engine.loop import BatchCallback, MissingRunError, RunMismatchError, RunResult
+from fer_course.profiles import Profile, get_profile
+from fer_course.runs.cards import RunCard
+from fer_course.runs.registry import RunSpec, registry_mismatch, run_spec
+from fer_course.runs.store import RunStore
+
+__all__ = ["fit_named_run", "training_estimate"]
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} minutes" if seconds >= 90 else f"{seconds:.0f} seconds"
+
+
+def training_estimate(name: str, profile: Profile) -> str:
+    """How long training run ``name`` under ``profile`` is expected to take, from the
+    stored run of that profile, else from the stored ``cpu`` run (said as such).
+
+    >>> from fer_course.profiles import get_profile
+    >>> training_estimate("no-such-backbone-xyz", get_profile("cpu"))[:18]
+    'no stored run of n'
+    """
+    for profile_name in dict.fromkeys((profile.name, "cpu")):
+        stored = RunStore(profile_name).stored(name)
+        if stored.file(stored.CARD).is_file():
+            card = RunCard.load(stored.file(stored.CARD))
+            took = f"about {_minutes(card.wall_time_s or 0)} on {card.device}"
+            if profile_name == profile.name:
+                return took
+            return (f"the stored cpu run took {took}; under {profile.name!r} ({profile.epochs} "
+                    f"epochs at {profile.image_size} px) expect a different time")
+    return f"no stored run of {name} to time it by"
+
+
+def check_against_registry(spec: RunSpec, profile: Profile, run: Any) -> None:
+    """Raise ``RunMismatchError`` naming every recipe field in which the finished ``run``
+    (a stored summary of ``spec``) differs from the registry's recipe under ``profile``."""
+    diff = registry_mismatch(spec, profile, run.read_settings())
+    if diff:
+        fields = ", ".join(f"{k}: stored {a!r}, registry {b!r}" for k, (a, b) in diff.items())
+        raise RunMismatchError(f"{run.path} was made with other settings than the registry's "
+                               f"{spec.name!r} under {profile.name!r} ({fields}); retrain it "
+                               "(tools/train_results.py) or correct the registry")
+
+
+def fit_named_run(data: FERData, name: str, profile: Profile, *, train_missing: bool,
+                  store: RunStore | None = None, device: torch.device | str | None = None,
+                  progress: bool = True, callbacks: Sequence[BatchCallback] = (),
+                  need_weights: bool = False, **overrides: Any) -> RunResult:
+    """Run ``name`` of the registry under ``profile``, loaded, resumed or trained through
+    ``store`` (default: ``RunStore(profile.name)``).
+
+    ``overrides`` (or a ``profile`` with changed fields, as a chapter's parameters make it)
+    change the recipe: the result is then another run than the committed one, found or
+    trained in the local folder only.
+    ``data`` must carry the labels the run trains on (FER+ for ``-ferplus`` runs). With
+    ``need_weights`` a committed summary counts only if its weights ship with it.
+    """
+    from fer_course.engine.autoencoder_task import fit_autoencoder
+    from fer_course.engine.backbone_task import fit_recipe
+
+    spec = run_spec(name)
+    store = store or RunStore(profile.name)
+    wants_ferplus = spec.labels == "ferplus"
+    if wants_ferplus != (len(data.classes) == 8):
+        raise ValueError(f"{name} is trained on {'FER+' if wants_ferplus else 'FER-2013'} "
+                         f"labels, but the data has {len(data.classes)} classes")
+    recipe = spec.recipe(profile, **overrides)
+    # the committed run is the registry's recipe under the profile as named; a chapter's
+    # parameters (a profile with other epochs, or overrides) make another run
+    registered = get_profile(profile.name)
+    as_registered = recipe == spec.recipe(registered)
+    stored = store.stored(name)
+    if as_registered and stored.is_finished():
+        check_against_registry(spec, registered, stored)
+    usable = as_registered and stored.is_finished() and (stored.has_weights() or not need_weights)
+    local = store.local(name)
+    if not local.is_finished() and not usable:
+        if not train_missing:
+            what = ("its weights are not shipped" if as_registered and stored.is_finished()
+                    else f"it is neither finished in {store.runs_dir} nor stored in "
+                         f"{store.results_dir}")
+            raise MissingRunError(
+                f"{name} ({profile.name} profile): {what}. Set the chapter's parameter "
+                f"train_missing = True to train it here ({training_estimate(name, profile)}), "
+                f"or run: python tools/train_results.py --profile {profile.name} --runs {name}")
+        if local.load_checkpoint() is None:
+            print(f"training {name} under {profile.name!r}: {training_estimate(name, profile)}")
+    kwargs = dict(device=device, progress=progress, callbacks=callbacks,
+                  stored=stored.path if usable else None, train_missing=train_missing)
+    if spec.kind == "backbone":
+        return fit_recipe(data, recipe, local.path, **kwargs)
+    return fit_autoencoder(data, recipe, local.path, **kwargs)

@@ -1,0 +1,150 @@
+"""Recipes: what one run does, as a frozen dataclass whose fields are its identity.
+
+A run folder stores ``run_identity(recipe, data)``; resuming or loading it with another
+recipe (or other data) raises ``RunMismatchError`` naming each differing field. Adding a
+field to a recipe adds it to the identity: nothing is listed twice by hand.
+
+>>> from fer_course.profiles import get_profile
+>>> backbone_recipe("resnet18", get_profile("smoke")).image_size
+32
+>>> autoencoder_recipe(get_profile("cpu"), "multitask", lam=0.0).lam
+0.0
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from fer_course.precision import PRECISIONS
+from fer_course.profiles import Profile
+
+AUTOENCODER_TASKS = ("reconstruct", "classify_frozen", "multitask")
+
+
+@dataclass(frozen=True)
+class BackboneRecipe:
+    """Fine-tuning one torchvision backbone (chapter 2): SGD, ReduceLROnPlateau, augmentation."""
+
+    arch: str
+    image_size: int
+    epochs: int
+    batch_size: int
+    lr: float
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    lr_factor: float = 0.5
+    plateau_patience: int = 10
+    weights: str | None = None  # "imagenet", a local file, or None / "scratch": random init
+    train_limit: int | None = None
+    label_smoothing: float = 0.0
+    max_rotation: float = 45.0  # degrees: the paper's RandomRotation(45)
+    seed: int = 0
+    precision: str = "auto"
+
+    def __post_init__(self) -> None:
+        _check_precision(self.precision)
+
+
+@dataclass(frozen=True)
+class AutoencoderRecipe:
+    """One run of the paper's autoencoder (chapters 4 and 5). ``lam`` weighs the MSE in
+    ``multitask``; ``encoder_run`` names the finished ``reconstruct`` run that
+    ``classify_frozen`` builds on: a run name in the same runs folder (e.g.
+    ``"autoencoder-1000"``), so the identity does not depend on where the folder is."""
+
+    task: str
+    latent_dim: int = 686
+    lr: float = 1e-3
+    lam: float = 1.0
+    epochs: int = 10
+    batch_size: int = 128
+    seed: int = 0
+    train_limit: int | None = None
+    encoder_run: str | None = None
+    precision: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.task not in AUTOENCODER_TASKS:
+            raise ValueError(f"unknown task {self.task!r}; choose one of {AUTOENCODER_TASKS}")
+        if self.task == "classify_frozen" and not self.encoder_run:
+            raise ValueError("classify_frozen needs encoder_run: a finished reconstruct run")
+        _check_precision(self.precision)
+
+
+def _check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
+
+
+def _fields(cls: type) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls)}
+
+
+def _given(overrides: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in overrides.items() if v is not None}
+
+
+def backbone_recipe(arch: str, profile: Profile, **overrides: Any) -> BackboneRecipe:
+    """The recipe of ``arch`` under ``profile``: every recipe field the profile has, then
+    ``overrides`` (``None`` values ignored). ``weights="scratch"`` means random weights."""
+    shared = {name: getattr(profile, name) for name in _fields(BackboneRecipe) & _fields(Profile)}
+    values = {**shared, "arch": arch, **_given(overrides)}
+    if values.get("weights") in ("none", "scratch"):
+        values["weights"] = None
+    return BackboneRecipe(**values)
+
+
+def autoencoder_recipe(profile: Profile, task: str, **overrides: Any) -> AutoencoderRecipe:
+    """The profile's autoencoder budget (epochs, batch, lr, training images; a
+    ``reconstruct`` run takes ``reconstruct_epochs`` where set), its seed and precision,
+    for ``task``; then ``overrides`` (``None`` values ignored).
+
+    >>> from fer_course.profiles import get_profile
+    >>> autoencoder_recipe(get_profile("cpu"), "reconstruct", latent_dim=200).epochs
+    3
+    """
+    budget = asdict(profile.autoencoder)
+    reconstruct_epochs = budget.pop("reconstruct_epochs")
+    if task == "reconstruct" and reconstruct_epochs is not None:
+        budget["epochs"] = reconstruct_epochs
+    values = {**budget, "seed": profile.seed, "precision": profile.precision,
+              **_given(overrides)}
+    return AutoencoderRecipe(task, **values)
+
+
+def data_fingerprint(data: Any) -> str:
+    """A short hash of every split's csv rows and labels: the same for FER-2013 read from
+    its csv, an image folder or any cache, different for other labels (FER+) or splits.
+
+    >>> from fer_course.data import make_synthetic_fer
+    >>> d = make_synthetic_fer(14, 7, 7)
+    >>> data_fingerprint(d) == data_fingerprint(d), len(data_fingerprint(d))
+    (True, 16)
+    """
+    digest = hashlib.sha256()
+    for name, split in data.splits().items():
+        digest.update(name.encode())
+        digest.update(np.asarray(split.rows, dtype=np.int64).tobytes())
+        digest.update(np.asarray(split.labels, dtype=np.int64).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def run_identity(recipe: Any, data: Any) -> dict[str, Any]:
+    """What a run folder must match to be resumed or loaded: the recipe's fields, its kind,
+    and the data (split sizes and ``data_fingerprint``, not the file it was read from), in
+    json form (tuples become lists).
+
+    >>> from fer_course.data import make_synthetic_fer
+    >>> ident = run_identity(AutoencoderRecipe("reconstruct"), make_synthetic_fer(14, 7, 7))
+    >>> ident["recipe"], ident["data_counts"]
+    ('AutoencoderRecipe', {'train': 14, 'val': 7, 'test': 7})
+    """
+    identity = {"recipe": type(recipe).__name__, **asdict(recipe),
+                "data_counts": data.counts(), "data_fingerprint": data_fingerprint(data)}
+    return json.loads(json.dumps(identity))

@@ -1,0 +1,108 @@
+"""The runs committed in results/: present, as the registry defines them, without labels,
+with the weights the chapters draw from, and (with the real data) exactly reproducible."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fer_course.data import load_fer2013
+from fer_course.engine.inference import load_run_model
+from fer_course.profiles import PROFILES, get_profile
+from fer_course.runs import REGISTRY, RunFolder, registry_mismatch, results_root, run_spec
+
+COMMITTED = sorted(p for p in results_root().glob("*/*") if RunFolder(p).is_finished())
+IDS = [f"{p.parent.name}/{p.name}" for p in COMMITTED]
+WEIGHTS_LIMIT = 30 * 2**20  # all shipped weights together
+
+
+def test_results_are_committed() -> None:
+    """The tests below iterate over these: an empty results/ must fail, not pass."""
+    assert len(COMMITTED) >= 3, f"only {len(COMMITTED)} finished summaries in results/"
+    assert all(p.parent.name in PROFILES for p in COMMITTED)
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=IDS)
+def test_committed_run_is_the_registry_run(path: Path) -> None:
+    spec, profile = run_spec(path.name), get_profile(path.parent.name)
+    assert registry_mismatch(spec, profile, RunFolder(path).read_settings()) == {}
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=IDS)
+def test_committed_summary_matches_its_predictions(path: Path) -> None:
+    """Without labels: each split's predicted-class counts are the confusion matrix's
+    column sums. The exact accuracies are checked on the real data below."""
+    run = RunFolder(path)
+    metrics, predictions = run.read_metrics(), run.read_predictions()
+    assert sorted(predictions) == ["test_probs", "test_rows", "val_probs", "val_rows"]
+    classes = len(metrics["classes"])  # 7; 8 for a run on the FER+ labels (Contempt)
+    assert classes == (8 if run_spec(path.name).labels == "ferplus" else 7)
+    for split in ("val", "test"):
+        probs, rows = predictions[f"{split}_probs"], predictions[f"{split}_rows"]
+        assert probs.shape == (len(rows), classes) and np.allclose(probs.sum(1), 1, atol=1e-3)
+        assert len(np.unique(rows)) == len(rows)
+        predicted = np.bincount(probs.argmax(1), minlength=classes)
+        matrix = np.asarray(metrics[split]["confusion_matrix"])
+        np.testing.assert_array_equal(predicted, matrix.sum(0))
+    assert len(run.read_history()) == metrics["settings"]["epochs"]
+
+
+def test_shipped_weights_are_the_registry_s_and_small() -> None:
+    shipped = {p.parent.name for p in results_root().glob("*/*/weights.pt")}
+    wanted = {name for name, spec in REGISTRY.items() if spec.ships_weights}
+    committed = {p.name for p in COMMITTED}
+    assert shipped == wanted & committed, "weights ship for exactly the registry's runs"
+    size = sum(p.stat().st_size for p in results_root().glob("*/*/weights.pt"))
+    assert size <= WEIGHTS_LIMIT, f"shipped weights take {size / 2**20:.1f} MiB"
+    for path in results_root().glob("*/*/weights.pt"):
+        RunFolder(path.parent).load_weights()  # sha256 checked
+
+
+def _on_ferplus(path: Path) -> bool:
+    return run_spec(path.name).labels == "ferplus"
+
+
+def _check_accuracies(runs: list[Path], data) -> None:
+    assert runs
+    for path in runs:
+        run = RunFolder(path)
+        metrics, predictions = run.read_metrics(), run.read_predictions(data)
+        for split in ("val", "test"):
+            accuracy = (predictions[f"{split}_probs"].argmax(1) ==
+                        predictions[f"{split}_labels"]).mean()
+            assert accuracy == pytest.approx(metrics[split]["accuracy"], abs=1e-12), path
+
+
+@pytest.mark.realdata
+def test_committed_accuracies_are_recomputed_from_predictions(real_data_path: Path) -> None:
+    _check_accuracies([p for p in COMMITTED if not _on_ferplus(p)], load_fer2013(real_data_path))
+
+
+@pytest.mark.realdata
+def test_committed_ferplus_accuracies_are_recomputed(real_data_path: Path,
+                                                    real_ferplus_path: Path) -> None:
+    runs = [p for p in COMMITTED if _on_ferplus(p)]
+    if not runs:
+        pytest.skip("no committed FER+ run")
+    _check_accuracies(runs, load_fer2013(real_data_path, labels="ferplus",
+                                         ferplus_path=real_ferplus_path))
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_shipped_weights_reproduce_their_run(real_data_path: Path) -> None:
+    """The half-precision weights classify the test faces as the run did: the same
+    accuracy within 0.5 points, and the same answer on at least 98% of the faces."""
+    data = load_fer2013(real_data_path)
+    for path in sorted(results_root().glob("*/*/weights.pt")):
+        run = RunFolder(path.parent)
+        metrics = run.read_metrics()
+        if metrics["settings"].get("task") == "reconstruct":
+            continue  # an autoencoder alone: its class head was never trained
+        stored = run.read_predictions(data)
+        probs = load_run_model(run, "cpu").predict_proba(data.test.images)
+        assert (probs.argmax(1) == stored["test_probs"].argmax(1)).mean() >= 0.98, path
+        accuracy = (probs.argmax(1) == stored["test_labels"]).mean()
+        assert accuracy == pytest.approx(metrics["test"]["accuracy"], abs=0.005), path
