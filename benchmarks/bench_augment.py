@@ -26,10 +26,10 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
+from fer_course.atomic import atomic_write_text
 from fer_course.augment import IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, eval_transform
 from fer_course.augment import train_transform as batched_train_transform
 from fer_course.devices import cpu_model, machine_tag
-from fer_course.runs.atomic import atomic_write_text
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from fer_course.analysis.ensemble import greedy_selection, order_by, top_k_curve
+from fer_course.atomic import atomic_write_text
 from fer_course.devices import cpu_model, machine_tag
-from fer_course.runs.atomic import atomic_write_text
 from fer_course.runs.cards import library_versions
 
 N_MODELS, N_SAMPLES, N_CLASSES = 17, 3589, 7

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import torch
 
+from fer_course.atomic import atomic_write_text
 from fer_course.data import load_fer2013, make_synthetic_fer, write_image_folders, write_kaggle_csv
 from fer_course.devices import describe_device, machine_tag
-from fer_course.runs.atomic import atomic_write_text
 from fer_course.runs.cards import library_versions
 
 RESULTS = Path(__file__).parent / "results"

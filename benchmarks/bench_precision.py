@@ -18,12 +18,12 @@ from pathlib import Path
 
 import torch
 
+from fer_course.atomic import atomic_write_text
 from fer_course.devices import describe_device, machine_tag, pick_device
 from fer_course.engine.autoencoder_task import AutoencoderTask
 from fer_course.engine.backbone_task import BackboneTask
 from fer_course.precision import resolve_precision
 from fer_course.profiles import get_profile
-from fer_course.runs.atomic import atomic_write_text
 from fer_course.runs.cards import library_versions
 from fer_course.runs.recipes import AutoencoderRecipe, backbone_recipe
 

@@ -17,11 +17,11 @@ import time
 from datetime import date
 from pathlib import Path
 
+from fer_course.atomic import atomic_write_text
 from fer_course.data import load_fer2013
 from fer_course.devices import describe_device, machine_tag
 from fer_course.engine.backbone_task import fit
 from fer_course.profiles import get_profile
-from fer_course.runs.atomic import atomic_write_text
 from fer_course.runs.cards import library_versions
 
 RESULTS = Path(__file__).parent / "results"

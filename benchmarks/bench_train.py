@@ -22,11 +22,11 @@ from pathlib import Path
 
 import torch
 
+from fer_course.atomic import atomic_write_text
 from fer_course.devices import describe_device, machine_tag, pick_device
 from fer_course.engine.backbone_task import BackboneTask
 from fer_course.models import PAPER_BACKBONES
 from fer_course.profiles import get_profile
-from fer_course.runs.atomic import atomic_write_text
 from fer_course.runs.cards import library_versions
 from fer_course.runs.recipes import backbone_recipe
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from fer_course.atomic import atomic_write_json, atomic_write_text
 from fer_course.profiles import get_profile
-from fer_course.runs.atomic import atomic_write_json, atomic_write_text
 from fer_course.runs.cards import RunCard
 
 
@@ -41,7 +41,7 @@ def test_atomic_write_leaves_old_file_when_interrupted(tmp_path: Path, monkeypat
     def crash(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("fer_course.runs.atomic.os.replace", crash)
+    monkeypatch.setattr("fer_course.atomic.os.replace", crash)
     with pytest.raises(KeyboardInterrupt):
         atomic_write_text(target, "half")
     assert json.loads(target.read_text()) == {"acc": 0.5}

@@ -19,6 +19,17 @@ from fer_course.views.tables import table5  # noqa: E402
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny runs: one thread is as fast, and far faster on a busy machine
+    try:
+        return train_runs(tmp_path_factory)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def train_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs") / "smoke"  # runs/<profile>/<run>
     data = make_synthetic_fer(140, 35, 35, seed=5)
     profile = get_profile("smoke", image_size=32, epochs=2, batch_size=32)

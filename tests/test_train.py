@@ -21,6 +21,7 @@ from fer_course.profiles import get_profile
 from fer_course.runs.folder import RunFolder
 
 TINY = dict(image_size=32, epochs=2, batch_size=32)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

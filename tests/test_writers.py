@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+from fer_course.atomic import atomic_open
 from fer_course.data.formats.writers import (
     rows_in_csv_order,
     write_image_folders,
@@ -18,7 +19,6 @@ from fer_course.data.formats.writers import (
 from fer_course.data.readers import load_fer2013
 from fer_course.data.synthetic import make_synthetic_fer
 from fer_course.data.types import IMAGE_SIZE
-from fer_course.runs.atomic import atomic_open
 
 NAMES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 USAGE_ORDER = ["Training"] * 28 + ["PublicTest"] * 14 + ["PrivateTest"] * 14

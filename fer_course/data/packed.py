@@ -47,6 +47,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from fer_course.atomic import atomic_open
 from fer_course.data.readers import load_fer2013
 from fer_course.data.types import (
     IMAGE_SIZE,
@@ -56,7 +57,6 @@ from fer_course.data.types import (
     Split,
     legacy_rows_are_csv,
 )
-from fer_course.runs.atomic import atomic_open
 
 PACKED_SUFFIX = ".ferpack"
 MAGIC = b"FERPACK\x00"

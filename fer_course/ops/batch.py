@@ -33,7 +33,7 @@ from typing import Any
 
 import nbformat
 
-from fer_course.runs.atomic import atomic_write_text
+from fer_course.atomic import atomic_write_text
 from fer_course.runs.folder import RunFolder
 
 KERNEL = "python3"

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from fer_course.runs.atomic import atomic_open, atomic_write_json, atomic_write_text
+from fer_course.atomic import atomic_open, atomic_write_json, atomic_write_text
 
 
 class WeightsError(ValueError):

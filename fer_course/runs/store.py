@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from fer_course.runs.atomic import atomic_open, atomic_write_json
+from fer_course.atomic import atomic_open, atomic_write_json
 from fer_course.runs.folder import RunFolder, default_runs_dir, labels_by_row
 
 __all__ = ["RESULTS_ENV", "RunStore", "export_run", "labels_by_row", "resolve_train_missing",

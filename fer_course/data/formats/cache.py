@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_course.runs.atomic import atomic_open
+from fer_course.atomic import atomic_open
 
 CACHE_FORMAT = 1
 CACHE_DIR_NAME = ".fer_course_cache"

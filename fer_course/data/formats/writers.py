@@ -32,8 +32,8 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
+from fer_course.atomic import atomic_open
 from fer_course.data.types import SPLIT_TO_USAGE, FERData
-from fer_course.runs.atomic import atomic_open
 
 CSV_HEADERS: dict[str, list[str]] = {
     "fer2013": ["emotion", "pixels", "Usage"],

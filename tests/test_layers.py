@@ -1,0 +1,71 @@
+"""The library's layers: imports point down only, and no folder grows past about ten modules."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "fer_course"
+
+# lower number = lower layer; a module may import its own layer and the ones below
+LAYERS = {
+    "profiles": 1, "devices": 1, "precision": 1, "paper": 1, "atomic": 1,
+    "data": 2, "augment": 2,
+    "models": 3,
+    "runs": 4,
+    "engine": 5, "evaluate": 5,
+    "analysis": 6, "faces": 6,
+    "views": 7,
+    "ops": 8, "batch": 8,
+}
+
+
+def layer_of(module: str) -> int | None:
+    """The layer of ``fer_course.<top>...``; ``None`` for the package itself."""
+    parts = module.split(".")
+    if parts[0] != "fer_course" or len(parts) == 1:
+        return None
+    return LAYERS[parts[1]]
+
+
+def imports_of(path: Path) -> set[str]:
+    """Every ``fer_course`` module a file imports, at top level or inside functions."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {m for m in found if m.split(".")[0] == "fer_course"}
+
+
+SOURCES = sorted(p for p in PACKAGE.rglob("*.py") if p.name != "__init__.py" or
+                 p.parent != PACKAGE)
+
+
+def test_every_top_level_name_has_a_layer() -> None:
+    names = {p.stem if p.is_file() else p.name for p in PACKAGE.iterdir()
+             if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()}
+    assert names == set(LAYERS)
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=[str(p.relative_to(PACKAGE)) for p in SOURCES])
+def test_imports_point_down(path: Path) -> None:
+    own = layer_of("fer_course." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts))
+    upward = sorted(m for m in imports_of(path) if (layer_of(m) or 0) > own)
+    assert not upward, f"{path.relative_to(PACKAGE)} (layer {own}) imports {upward}"
+
+
+def test_no_folder_holds_more_than_about_ten_modules() -> None:
+    for folder in [PACKAGE, *(p for p in PACKAGE.rglob("*") if (p / "__init__.py").is_file())]:
+        modules = [p for p in folder.glob("*.py") if p.name != "__init__.py"]
+        assert len(modules) <= 11, f"{folder.name}/ holds {len(modules)} modules"
+
+
+def test_the_layer_check_catches_an_upward_import(tmp_path: Path) -> None:
+    source = tmp_path / "x.py"
+    source.write_text("def f():\n    from fer_course.views.plots import sample_grid\n")
+    assert imports_of(source) == {"fer_course.views.plots"}
+    assert layer_of("fer_course.views.plots") > layer_of("fer_course.data.readers")
