@@ -1,4 +1,4 @@
-"""Predictions and metrics: what a trained model says about a split, and how good that is.
+"""Metrics: how good a model's predictions on a split are.
 
 >>> import numpy as np
 >>> m = classification_metrics(np.array([0, 1, 1, 2]), np.array([0, 1, 2, 2]), num_classes=3)
@@ -11,39 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
-
-from fer_course.augment import AugmentConfig, eval_transform
-
-
-@torch.no_grad()
-def predict_probabilities(
-    model: nn.Module,
-    images: torch.Tensor,
-    config: AugmentConfig,
-    batch_size: int = 256,
-    device: torch.device | str = "cpu",
-    channels_last: bool = False,
-    amp: bool = False,
-) -> np.ndarray:
-    """Softmax probabilities ``[N, C]`` (float32) of ``model`` on uint8 ``images [N, 48, 48]``.
-
-    Images are moved to ``device`` batch by batch and given the deterministic
-    ``eval_transform``; the model is put in eval mode and left there.
-    """
-    model.eval()
-    device = torch.device(device)
-    out = []
-    for start in range(0, len(images), batch_size):
-        batch = eval_transform(images[start:start + batch_size].to(device, non_blocking=True),
-                               config)
-        if channels_last:
-            batch = batch.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, enabled=amp):
-            logits = model(batch)
-        out.append(torch.softmax(logits.float(), dim=1).cpu())
-    return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
 
 
 def confusion_matrix(predicted: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndarray:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from fer_course.analysis.data_audit import audit_data, pixel_statistics
 from fer_course.data import make_synthetic_fer
@@ -35,5 +34,8 @@ def test_pixel_statistics_match_numpy(small_synthetic) -> None:
     row = stats[(stats["split"] == "train") & (stats["class"] == "Happy")].iloc[0]
     happy = small_synthetic.train.images[small_synthetic.train.labels == 3].numpy()
     assert row["images"] == len(happy)
-    assert np.isclose(row["mean"], happy.astype(np.float64).mean(), rtol=1e-5)
-    assert torch.is_tensor(small_synthetic.train.images)
+    pixels = happy.astype(np.float64)
+    assert np.isclose(row["mean"], pixels.mean(), rtol=1e-5)
+    assert np.isclose(row["std"], pixels.std(), rtol=1e-5)  # over all pixels of the class
+    per_image_std = [image.std() for image in pixels]  # contrast: the mean per-image spread
+    assert np.isclose(row["contrast"], np.mean(per_image_std), rtol=1e-5)

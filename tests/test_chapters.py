@@ -8,6 +8,11 @@ instructors' batches do), then checked three ways:
   say that it worked (a trained model beats chance, the loss is what it claims ...).
 
 Executing each chapter once here replaces running it under nbval as well.
+
+The chapters run one after the other in a background process from the end of collection
+on (``tests/conftest.py`` starts them and moves these tests to the end of the run), so that
+they use the second core while the unit tests use the first; ``FER_COURSE_TEST_BACKGROUND=0``
+runs each chapter in the foreground, when its tests come.
 """
 
 from __future__ import annotations
@@ -15,8 +20,12 @@ from __future__ import annotations
 import configparser
 import json
 import math
+import os
 import re
 import shutil
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import nbformat
@@ -26,8 +35,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 CHAPTERS = sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))
-# the ensemble chapter trains three stand-in members in smoke; one epoch each is enough there
-EXTRA_PARAMETERS = {"03_ensembles": {"standby_epochs": 1}}
+# The ensemble chapter trains three stand-in members in smoke; one epoch each is enough there.
+# Chapter 6 pastes test faces into photos to measure the face detector: 60 faces (the number
+# its min_neighbors comparison uses anyway) instead of 300 run the same code.
+EXTRA_PARAMETERS = {"03_ensembles": {"standby_epochs": 1}, "06_your_face": {"detection_faces": 60}}
+# Chapters that get a runs folder of their own: chapter 3 trains its stand-in members with
+# other settings (1 epoch) under the names of chapter 2's runs. The others share one, as a
+# reader's runs/smoke is shared: chapter 6 loads the resnet18 that chapter 2 trained and the
+# multitask-lam1 of chapter 5 (same recipe, same data) instead of training them again; run
+# alone (-k 06_your_face), it trains them itself.
+OWN_RUNS_DIR = {"03_ensembles"}
+BACKGROUND_ENV = "FER_COURSE_TEST_BACKGROUND"
 
 
 def sanitizers() -> list[tuple[re.Pattern, str]]:
@@ -50,20 +68,129 @@ def text_of(cell) -> str:
     return text.strip()
 
 
-@pytest.fixture(scope="module", params=CHAPTERS, ids=[c.stem for c in CHAPTERS])
-def executed(request, tmp_path_factory):
-    chapter: Path = request.param
-    work = tmp_path_factory.mktemp(chapter.stem)
-    runs_dir = work / "runs" / "smoke"
+def run_chapter(chapter: Path, base: Path,
+                background: BackgroundChapters | None = None) -> tuple[Path, Path]:
+    """Execute ``chapter`` under papermill in ``base/<chapter>``, its runs in the shared
+    ``base/runs/smoke`` (or its own): the executed notebook and its runs folder. For the
+    ``background`` runner, papermill runs as a child process (log in ``papermill.log``);
+    a failed cell raises with the end of that log."""
+    work = base / chapter.stem
+    work.mkdir(parents=True, exist_ok=True)
+    own = chapter.stem in OWN_RUNS_DIR
+    runs_dir = work / "runs" / "smoke" if own else base / "runs" / "smoke"
     out = work / chapter.name
     parameters = {"profile": "smoke", "runs_dir": str(runs_dir),
                   **EXTRA_PARAMETERS.get(chapter.stem, {})}
-    papermill.execute_notebook(str(chapter), str(out), cwd=str(BOOK), progress_bar=False,
-                               kernel_name="python3", parameters=parameters)
+    if background:
+        log = work / "papermill.log"
+        with log.open("w") as stream:
+            background.process = subprocess.Popen(
+                [sys.executable, "-m", "papermill", str(chapter), str(out), "--cwd", str(BOOK),
+                 "--no-progress-bar", "-k", "python3", "-y", json.dumps(parameters)],
+                stdout=stream, stderr=subprocess.STDOUT)
+            code = background.process.wait()
+        if code != 0:
+            raise RuntimeError(f"papermill failed on {chapter.name} (exit {code}); "
+                               f"the end of {log}:\n{log.read_text()[-4000:]}")
+    else:
+        papermill.execute_notebook(str(chapter), str(out), cwd=str(BOOK), progress_bar=False,
+                                   kernel_name="python3", parameters=parameters)
+    return out, runs_dir
+
+
+class BackgroundChapters:
+    """The chapters that the selected tests need, executed one after the other (in book
+    order: later chapters reuse the runs of earlier ones) by a thread that waits on one
+    papermill child process at a time, while the unit tests run."""
+
+    def __init__(self, chapters: list[Path], base: Path) -> None:
+        self.chapters, self.base = chapters, base
+        self.finished = {c.stem: threading.Event() for c in chapters}
+        self.outcome: dict[str, tuple[Path, Path] | BaseException] = {}
+        self.stopped = False
+        self.process: subprocess.Popen | None = None
+        self.thread = threading.Thread(target=self._run_all, name="chapters", daemon=True)
+
+    def _run_all(self) -> None:
+        for chapter in self.chapters:
+            if self.stopped:
+                self.outcome[chapter.stem] = RuntimeError("the test session ended first")
+            else:
+                try:
+                    self.outcome[chapter.stem] = run_chapter(chapter, self.base, self)
+                except BaseException as error:  # handed to the chapter's tests
+                    self.outcome[chapter.stem] = error
+            self.finished[chapter.stem].set()
+
+    def result(self, chapter: Path) -> tuple[Path, Path]:
+        self.finished[chapter.stem].wait()
+        outcome = self.outcome[chapter.stem]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def stop(self) -> None:
+        """At the end of the session (also after -x or Ctrl-C): no chapter starts, a running
+        one is stopped (its kernel exits with papermill, its parent)."""
+        self.stopped = True
+        process = self.process
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+BACKGROUND: BackgroundChapters | None = None
+
+
+def start_in_background(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Called by tests/conftest.py once the tests are selected."""
+    global BACKGROUND
+    if os.environ.get(BACKGROUND_ENV, "1") == "0":
+        return
+    wanted = {item.callspec.params["executed"] for item in items
+              if hasattr(item, "callspec") and "executed" in item.callspec.params}
+    if wanted:
+        base = config._tmp_path_factory.mktemp("chapters")  # noqa: SLF001 - pytest's own
+        BACKGROUND = BackgroundChapters([c for c in CHAPTERS if c in wanted], base)
+        BACKGROUND.thread.start()
+
+
+def stop_background() -> None:
+    if BACKGROUND is not None:
+        BACKGROUND.stop()
+
+
+@pytest.fixture(scope="module")
+def foreground_base(tmp_path_factory):
+    """Where chapters run in the foreground; their weights are deleted after the last."""
+    base = tmp_path_factory.mktemp("chapters")
+    yield base
+    shutil.rmtree(base / "runs", ignore_errors=True)
+
+
+@pytest.fixture(scope="module", params=CHAPTERS, ids=[c.stem for c in CHAPTERS])
+def executed(request, foreground_base):
+    chapter: Path = request.param
+    if BACKGROUND is not None and chapter.stem in BACKGROUND.finished:
+        out, runs_dir = BACKGROUND.result(chapter)
+    else:
+        out, runs_dir = run_chapter(chapter, foreground_base)
     numbers_file = runs_dir / "chapters" / f"{chapter.stem}.json"
     numbers = json.loads(numbers_file.read_text()) if numbers_file.is_file() else None
-    shutil.rmtree(runs_dir)  # the weights of its runs: the checks need only what is read
+    if chapter.stem in OWN_RUNS_DIR:
+        shutil.rmtree(runs_dir)  # the weights of its runs: the checks need only what is read
     return (nbformat.read(chapter, as_version=4), nbformat.read(out, as_version=4), numbers)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_weights_left_behind():
+    """After the last chapter: the shared runs' weights go (the background's too)."""
+    yield
+    if BACKGROUND is not None and all(e.is_set() for e in BACKGROUND.finished.values()):
+        shutil.rmtree(BACKGROUND.base / "runs", ignore_errors=True)
 
 
 def test_parameters_are_injected_and_reported(executed) -> None:

@@ -32,8 +32,8 @@ def _minutes(seconds: float) -> str:
 
 
 def training_estimate(name: str, profile: Profile) -> str:
-    """How long training run ``name`` under ``profile`` is expected to take, from the
-    stored run of that profile, else from the stored ``cpu`` run (said as such).
+    """How long training run ``name`` under ``profile`` is expected to take: the epochs'
+    seconds in the stored run's history (of that profile, else of ``cpu``, said as such).
 
     >>> from fer_course.profiles import get_profile
     >>> training_estimate("no-such-backbone-xyz", get_profile("cpu"))[:18]
@@ -43,7 +43,10 @@ def training_estimate(name: str, profile: Profile) -> str:
         stored = RunStore(profile_name).stored(name)
         if stored.file(stored.CARD).is_file():
             card = RunCard.load(stored.file(stored.CARD))
-            took = f"about {_minutes(card.wall_time_s or 0)} on {card.device}"
+            seconds = card.wall_time_s or 0
+            if stored.file(stored.HISTORY).is_file():  # resumed runs: every epoch counts
+                seconds = max(seconds, float(stored.read_history()["seconds"].sum()))
+            took = f"about {_minutes(seconds)} on {card.device}"
             if profile_name == profile.name:
                 return took
             return (f"the stored cpu run took {took}; under {profile.name!r} ({profile.epochs} "
