@@ -39,7 +39,6 @@ def main(argv: list[str] | None = None) -> int:
         chapters = [c for c in chapters if c.name.startswith(wanted)]
     os.environ["FER_COURSE_PROFILE"] = args.profile
     os.environ["FER_COURSE_RUNS_DIR"] = tempfile.mkdtemp(prefix="fer-course-chapters-")
-    os.environ.setdefault("MPLBACKEND", "Agg")
     rows, failed = [], []
     for chapter in chapters:
         t0 = time.time()
