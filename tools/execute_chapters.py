@@ -2,7 +2,7 @@
 real FER-2013, nothing trained (`train_missing` false), the committed runs of `results/`.
 
 The data is found the way a reader's is (`$FER2013_PATH`, `$FERPLUS_PATH`, `data/`), so
-no path of this machine lands in a notebook. Runs folders go to a fresh temporary folder,
+no path of this machine lands in a notebook. Runs folders go to an empty `runs/fresh/`,
 so the chapters read only what a fresh clone has. Each chapter's wall time is printed and,
 with `--times`, written as Markdown.
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -38,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
         wanted = tuple(args.chapters.split(","))
         chapters = [c for c in chapters if c.name.startswith(wanted)]
     os.environ["FER_COURSE_PROFILE"] = args.profile
-    os.environ["FER_COURSE_RUNS_DIR"] = tempfile.mkdtemp(prefix="fer-course-chapters-")
+    fresh = ROOT / "runs" / "fresh"  # an empty runs folder, as in a fresh clone (ignored by git)
+    shutil.rmtree(fresh, ignore_errors=True)
+    os.environ["FER_COURSE_RUNS_DIR"] = "../runs/fresh"  # relative: no machine path is printed
     rows, failed = [], []
     for chapter in chapters:
         t0 = time.time()

@@ -100,8 +100,8 @@ def fit_named_run(data: FERData, name: str, profile: Profile, *, train_missing: 
     if not local.is_finished() and not usable:
         if not train_missing:
             what = ("its weights are not shipped" if as_registered and stored.is_finished()
-                    else f"it is neither finished in {store.runs_dir} nor stored in "
-                         f"{store.results_dir}")
+                    else f"it is neither finished in the local runs folder "
+                         f"({store.runs_dir.name}/) nor committed in results/{profile.name}/")
             raise MissingRunError(
                 f"{name} ({profile.name} profile): {what}. Set the chapter's parameter "
                 f"train_missing = True to train it here ({training_estimate(name, profile)}), "
