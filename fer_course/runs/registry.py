@@ -1,0 +1,138 @@
+"""The registry of named runs: every run the book shows, defined once.
+
+A name (``resnet18-seed1``, ``multitask-lam1``, ``autoencoder-500`` …) gives its kind, the
+recipe fields it sets beyond its profile's, the labels it trains on and whether its
+weights ship with the course. Chapters, ``tools/train_results.py``, the GPU script and the
+batch runner all read it; nothing else lists runs. Backbones of any of the 17 torchvision
+architectures and multitask runs of any λ follow two name patterns, so a chapter can ask
+for ``vgg11`` or ``multitask-lam0.5`` without an entry of its own.
+
+>>> spec = run_spec("resnet18-seed1")
+>>> spec.kind, spec.options
+('backbone', {'arch': 'resnet18', 'seed': 1})
+>>> from fer_course.profiles import get_profile
+>>> run_spec("autoencoder-500").recipe(get_profile("cpu")).latent_dim
+500
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from fer_course.models.backbones import BACKBONES
+from fer_course.profiles import Profile
+from fer_course.runs.recipes import (
+    AutoencoderRecipe,
+    BackboneRecipe,
+    autoencoder_recipe,
+    backbone_recipe,
+)
+
+KINDS = ("backbone", "reconstruct", "classify_frozen", "multitask")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One named run: ``kind`` (``backbone`` or an autoencoder task), the recipe fields it
+    sets beyond its profile's (``options``), its labels (``fer2013`` or ``ferplus``), the
+    chapters that show it, and whether its half-precision weights are committed."""
+
+    name: str
+    kind: str
+    options: dict[str, Any] = field(default_factory=dict)
+    labels: str = "fer2013"
+    chapters: tuple[int, ...] = ()
+    ships_weights: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"{self.name}: unknown kind {self.kind!r}; choose one of {KINDS}")
+        if self.labels not in ("fer2013", "ferplus"):
+            raise ValueError(f"{self.name}: labels must be fer2013 or ferplus")
+
+    def recipe(self, profile: Profile, **overrides: Any) -> BackboneRecipe | AutoencoderRecipe:
+        """The run's recipe under ``profile``; ``overrides`` (``None`` ignored) change it,
+        which makes it another run than the stored one."""
+        values = {**self.options, **{k: v for k, v in overrides.items() if v is not None}}
+        if self.kind == "backbone":
+            return backbone_recipe(values.pop("arch"), profile, **values)
+        return autoencoder_recipe(profile, self.kind, **values)
+
+
+def _entries() -> list[RunSpec]:
+    backbone = [RunSpec(arch, "backbone", {"arch": arch}, chapters=(2, 3))
+                for arch in ("resnet18", "resnet34", "resnet50", "densenet121", "densenet169",
+                             "resnext50_32x4d")]
+    seeds = [RunSpec(f"{arch}-seed{seed}", "backbone", {"arch": arch, "seed": seed},
+                     chapters=(3,))
+             for arch, seed in (("resnet18", 1), ("resnet18", 2), ("densenet121", 1),
+                                ("resnet34", 1))]
+    ferplus = [RunSpec("resnet18-ferplus", "backbone", {"arch": "resnet18"}, labels="ferplus",
+                       chapters=(6,))]
+    autoencoders = [RunSpec(f"autoencoder-{d}", "reconstruct", {"latent_dim": d},
+                            chapters=(4,), ships_weights=d in (200, 500))
+                    for d in (200, 500, 1000)]
+    chapter4 = [
+        RunSpec("frozen-classifier-1000", "classify_frozen",
+                {"latent_dim": 1000, "encoder_run": "autoencoder-1000"}, chapters=(4,)),
+        *[RunSpec(f"ae-lr-{lr:g}", "reconstruct",
+                  {"latent_dim": 500, "lr": lr, "epochs": 3, "train_limit": 3000}, chapters=(4,))
+          for lr in (0.05, 0.001)],
+    ]
+    multitask = [RunSpec(f"multitask-lam{lam:g}", "multitask", {"lam": lam},
+                         chapters=(5, 6) if lam == 1 else (5,), ships_weights=lam == 1)
+                 for lam in (1.0, 0.0, 0.1)]
+    return [*backbone, *seeds, *ferplus, *autoencoders, *chapter4, *multitask]
+
+
+REGISTRY: dict[str, RunSpec] = {spec.name: spec for spec in _entries()}
+"""Every run the book shows, by name."""
+
+_BACKBONE_NAME = re.compile(r"^(?P<arch>[a-z0-9_]+?)(?:-seed(?P<seed>\d+))?(?P<plus>-ferplus)?$")
+
+
+def run_spec(name: str) -> RunSpec:
+    """The registry's entry for ``name``, else the spec its pattern gives
+    (``<arch>[-seed<k>][-ferplus]`` for the 17 backbones, ``multitask-lam<λ>``).
+
+    >>> run_spec("vgg11-ferplus").labels
+    'ferplus'
+    >>> run_spec("multitask-lam0.5").options
+    {'lam': 0.5}
+    """
+    if name in REGISTRY:
+        return REGISTRY[name]
+    if name.startswith("multitask-lam"):
+        try:
+            return RunSpec(name, "multitask", {"lam": float(name.removeprefix("multitask-lam"))})
+        except ValueError:
+            pass
+    match = _BACKBONE_NAME.match(name)
+    if match and match["arch"] in BACKBONES:
+        options: dict[str, Any] = {"arch": match["arch"]}
+        if match["seed"] is not None:
+            options["seed"] = int(match["seed"])
+        return RunSpec(name, "backbone", options,
+                       labels="ferplus" if match["plus"] else "fer2013")
+    raise ValueError(f"{name!r} is not a course run: the registry has {', '.join(REGISTRY)}; "
+                     "other names: a backbone (resnet18, vgg11, …) with optional -seed<k> and "
+                     "-ferplus, or multitask-lam<λ>")
+
+
+def registry_mismatch(spec: RunSpec, profile: Profile, settings: dict[str, Any]) -> dict:
+    """``{field: (stored, registry)}`` for every recipe field in which a stored run's
+    ``settings`` differ from what the registry makes of ``spec`` under ``profile``;
+    empty when they agree.
+
+    >>> from fer_course.profiles import get_profile
+    >>> spec, cpu = run_spec("resnet18"), get_profile("cpu")
+    >>> from dataclasses import asdict
+    >>> registry_mismatch(spec, cpu, {**asdict(spec.recipe(cpu)), "epochs": 9})
+    {'epochs': (9, 5)}
+    """
+    from dataclasses import asdict
+
+    wanted = asdict(spec.recipe(profile))
+    return {k: (settings.get(k), v) for k, v in wanted.items() if settings.get(k) != v}
