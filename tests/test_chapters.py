@@ -18,6 +18,7 @@ runs each chapter in the foreground, when its tests come.
 from __future__ import annotations
 
 import configparser
+import functools
 import json
 import math
 import os
@@ -230,6 +231,7 @@ EXAMPLE_MSE = (0.25 + 0 + 0.25 + 1 + 0 + 0 + 0.25 + 0.25) / 8  # 0.25
 EXAMPLE_LAM = 0.5
 
 
+@functools.cache
 def smoke_data_numbers() -> dict:
     """What chapter 1 must report for the smoke profile's data, computed here from the
     profile's synthetic sizes: the split sizes and the test accuracy of always answering

@@ -29,21 +29,22 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 def test_reconstruct_then_frozen_classifier(data, tmp_path: Path) -> None:
     ae = fit_autoencoder(data, AutoencoderRecipe("reconstruct", latent_dim=32, epochs=2,
-                                                 batch_size=32, lr=1e-3, precision="fp32"),
-                         tmp_path / "ae", progress=False)
+                                                 batch_size=32, lr=1e-3), tmp_path / "ae",
+                         progress=False)
     history = ae.run.read_history()
     assert list(history["epoch"]) == [1, 2]
     assert history["train_mse"].iloc[-1] < history["train_mse"].iloc[0]  # it learns
     # the reported test MSE is that of the saved weights on the test faces, recomputed here
+    # in float32 (the run may have used bf16 autocast: 0.1% apart at most)
     model = load_autoencoder(ae.run.path)
     faces_48 = AugmentConfig(image_size=48)  # the autoencoder's input: 48 px, normalised
     x = eval_transform(data.test.images, faces_48)
     with torch.no_grad():
         errors = model(x)[1] - x
     std = torch.tensor(faces_48.std).view(1, 3, 1, 1)
-    assert ae.metrics["test"]["mse"] == pytest.approx(float((errors ** 2).mean()), rel=1e-5)
+    assert ae.metrics["test"]["mse"] == pytest.approx(float((errors ** 2).mean()), rel=1e-3)
     assert ae.metrics["test"]["mse_pixels"] == pytest.approx(
-        float(((errors * std) ** 2).mean()), rel=1e-5)
+        float(((errors * std) ** 2).mean()), rel=1e-3)
 
     recipe = AutoencoderRecipe("classify_frozen", latent_dim=32, epochs=1, batch_size=32,
                                encoder_run=str(tmp_path / "ae"))
