@@ -106,7 +106,7 @@ def fit_named_run(data: FERData, name: str, profile: Profile, *, train_missing: 
                 f"{name} ({profile.name} profile): {what}. Set the chapter's parameter "
                 f"train_missing = True to train it here ({training_estimate(name, profile)}), "
                 f"or run: python tools/train_results.py --profile {profile.name} --runs {name}")
-        if local.load_checkpoint() is None:
+        if not local.file(local.CHECKPOINT).is_file():  # a fresh start, not a resume
             print(f"training {name} under {profile.name!r}: {training_estimate(name, profile)}")
     kwargs = dict(device=device, progress=progress, callbacks=callbacks,
                   stored=stored.path if usable else None, train_missing=train_missing)
