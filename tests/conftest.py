@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -35,16 +36,32 @@ def real_ferplus_path(real_data_path: Path) -> Path:
     return Path(value)
 
 
+@contextlib.contextmanager
+def _torch_threads(count: int):
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.fixture
 def one_thread():
     """One intra-op thread for tiny networks: as fast alone, far faster on a busy 2-core
     machine; the count is restored afterwards. Use with ``pytest.mark.usefixtures``."""
-    import torch
+    with _torch_threads(1):
+        yield
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+
+@pytest.fixture(scope="module")
+def one_thread_module():
+    """``one_thread`` for a whole module, module-scoped fixtures (trained runs) included:
+    ``pytestmark = pytest.mark.usefixtures("one_thread_module")``."""
+    with _torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="session")

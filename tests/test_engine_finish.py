@@ -16,14 +16,7 @@ from fer_course.runs.folder import RunFolder
 
 PROFILE = get_profile("smoke", image_size=32, epochs=2, batch_size=32)
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny networks: one thread is as fast alone and far faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread_module")  # tests/conftest.py
 
 
 class Killed(Exception):

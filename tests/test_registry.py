@@ -58,19 +58,12 @@ def test_mismatch_names_the_fields() -> None:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    import torch
-
+def trained(tmp_path_factory, one_thread_module):
     root = tmp_path_factory.mktemp("named")
     data = make_synthetic_fer(64, 16, 16, seed=3)
     store = RunStore(TINY.name, runs_dir=root / "runs", results_dir=root / "results")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a tiny network: one thread is as fast, and kind to a busy CPU
-    try:
-        result = fit_named_run(data, "resnet18", TINY, train_missing=True, store=store,
-                               progress=False)
-    finally:
-        torch.set_num_threads(threads)
+    result = fit_named_run(data, "resnet18", TINY, train_missing=True, store=store,
+                           progress=False)
     store.export("resnet18")
     return data, store, result
 

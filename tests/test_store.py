@@ -18,14 +18,7 @@ from fer_course.runs import RunFolder, RunStore, WeightsError, export_run
 
 TINY = dict(image_size=32, epochs=1, batch_size=32)
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny networks: one thread is as fast alone and far faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread_module")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")
