@@ -13,7 +13,7 @@ from fer_course.engine.loop import MissingRunError, RunMismatchError
 from fer_course.engine.named_runs import fit_named_run, training_estimate
 from fer_course.profiles import PROFILES, get_profile
 from fer_course.runs import REGISTRY, RunStore, registry_mismatch, run_spec
-from fer_course.runs.recipes import AutoencoderRecipe, BackboneRecipe
+from fer_course.runs.recipes import AutoencoderRecipe, BackboneRecipe, BestRecipe
 
 TINY = get_profile("smoke")  # the registry's runs under the smoke profile as it is
 
@@ -22,7 +22,8 @@ TINY = get_profile("smoke")  # the registry's runs under the smoke profile as it
 def test_every_registered_run_has_a_recipe_under_every_profile(profile: str) -> None:
     for name, spec in REGISTRY.items():
         recipe = spec.recipe(get_profile(profile))
-        kind = BackboneRecipe if spec.kind == "backbone" else AutoencoderRecipe
+        kind = {"backbone": BackboneRecipe, "best": BestRecipe}.get(spec.kind,
+                                                                   AutoencoderRecipe)
         assert isinstance(recipe, kind), name
 
 
@@ -37,7 +38,7 @@ def test_entries_set_what_their_names_say() -> None:
     assert run_spec("frozen-classifier-1000").recipe(cpu).encoder_run == "autoencoder-1000"
     assert run_spec("resnet18-ferplus").labels == "ferplus"
     shipped = {name for name, spec in REGISTRY.items() if spec.ships_weights}
-    assert shipped == {"autoencoder-200", "autoencoder-500", "multitask-lam1"}
+    assert shipped == {"autoencoder-200", "autoencoder-500", "multitask-lam1", "best"}
 
 
 def test_names_outside_the_registry_follow_the_patterns() -> None:

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from fer_course.augment import AugmentConfig, eval_transform
 from fer_course.data.types import FERData
 from fer_course.devices import pick_device
-from fer_course.engine.loop import BatchCallback, RunResult, train
+from fer_course.engine.loop import BatchCallback, RunResult, TaskState, train
 from fer_course.engine.mixed_precision import MixedPrecision
 from fer_course.engine.schedules import CutOnRisingLoss
 from fer_course.models.autoencoder import MultitaskAutoencoder, build_autoencoder
@@ -55,8 +55,10 @@ def multitask_loss(logits: torch.Tensor, reconstruction: torch.Tensor, target: t
     return ce + lam * mse, ce, mse
 
 
-class AutoencoderTask:
+class AutoencoderTask(TaskState):
     """Model, optimiser and schedule of one autoencoder recipe, and its step."""
+
+    schedule_key = "schedule"  # the name in its checkpoints
 
     def __init__(self, recipe: AutoencoderRecipe, device: torch.device | str | None = None,
                  runs_dir: str | os.PathLike = ".") -> None:
@@ -77,7 +79,7 @@ class AutoencoderTask:
                 p.requires_grad_(False)
             params = list(self.model.classifier.parameters())
         self.optimizer = torch.optim.Adam(params, lr=recipe.lr)
-        self.schedule = CutOnRisingLoss(self.optimizer)
+        self.scheduler = CutOnRisingLoss(self.optimizer)
         self.std = torch.tensor(INPUT.std, device=self.device).view(1, 3, 1, 1)
 
     def train_batch(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -115,17 +117,7 @@ class AutoencoderTask:
         return self.losses(x, y)
 
     def end_epoch(self, val: dict[str, Any]) -> None:
-        self.schedule.step(val["loss"])
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "schedule": self.schedule.state_dict(), "scaler": self.amp.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.schedule.load_state_dict(state["schedule"])
-        self.amp.load_state_dict(state.get("scaler"))  # older checkpoints have none
+        self.scheduler.step(val["loss"])
 
 
 def fit_autoencoder(data: FERData, recipe: AutoencoderRecipe, run_dir: str | os.PathLike,

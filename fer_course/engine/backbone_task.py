@@ -21,7 +21,7 @@ from torch import nn
 from fer_course.augment import AugmentConfig, eval_transform, train_transform
 from fer_course.data.types import FERData
 from fer_course.devices import pick_device
-from fer_course.engine.loop import BatchCallback, RunResult, train
+from fer_course.engine.loop import BatchCallback, RunResult, TaskState, train
 from fer_course.engine.mixed_precision import MixedPrecision
 from fer_course.models import build_backbone
 from fer_course.profiles import Profile
@@ -29,7 +29,7 @@ from fer_course.runs.folder import RunFolder
 from fer_course.runs.recipes import BackboneRecipe, backbone_recipe
 
 
-class BackboneTask:
+class BackboneTask(TaskState):
     """Model, optimiser, scheduler and loss of one backbone run, and its training step.
 
     >>> from fer_course.profiles import get_profile
@@ -63,9 +63,6 @@ class BackboneTask:
     def eval_batch(self, images: torch.Tensor) -> torch.Tensor:
         return self.amp.prepare(eval_transform(images, self.aug))
 
-    def train_mode(self) -> None:
-        self.model.train()
-
     def step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         """One optimiser step: forward, loss, backward, update."""
         with self.amp.autocast():
@@ -83,16 +80,6 @@ class BackboneTask:
 
     def end_epoch(self, val: dict[str, Any]) -> None:
         self.scheduler.step(val["loss"])
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(), "scaler": self.amp.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.amp.load_state_dict(state.get("scaler"))
 
 
 def fit(data: FERData, arch: str, profile: Profile, run_dir: str | os.PathLike,

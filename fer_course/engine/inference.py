@@ -20,21 +20,25 @@ import numpy as np
 import torch
 from torch import nn
 
-from fer_course.augment import AugmentConfig, eval_transform
+from fer_course.augment import AugmentConfig, eval_transform, face_eval_input
 from fer_course.devices import pick_device
 from fer_course.models import build_backbone
 from fer_course.models.autoencoder import IMAGE_SIZE as AUTOENCODER_SIZE
 from fer_course.models.autoencoder import build_autoencoder
+from fer_course.models.small_cnn import FlipAveraged, SmallFaceNet
 from fer_course.runs.folder import RunFolder
 
 
 class LoadedModel(NamedTuple):
-    """A trained network with what it takes to feed it: its input size and whether it is
-    the multitask autoencoder (whose first output holds the class scores)."""
+    """A trained network with what it takes to feed it: its input size, whether it is
+    the multitask autoencoder (whose first output holds the class scores) and, for the
+    ``best`` recipe's network, the gray ``[0, 1]`` input it takes instead of the
+    backbones' three normalised channels."""
 
     model: nn.Module
     image_size: int
     is_autoencoder: bool
+    gray_input: bool = False
 
     @torch.no_grad()
     def predict_proba(self, faces: Any, batch_size: int = 64) -> np.ndarray:
@@ -51,8 +55,9 @@ class LoadedModel(NamedTuple):
         try:
             self.model.eval()
             for start in range(0, len(faces), batch_size):
-                scores = self.model(eval_transform(faces[start:start + batch_size].to(device),
-                                                   config))
+                chunk = faces[start:start + batch_size].to(device)
+                scores = self.model(face_eval_input(chunk, self.image_size) if self.gray_input
+                                    else eval_transform(chunk, config))
                 if self.is_autoencoder or isinstance(scores, (tuple, list)):
                     scores = scores[0]
                 chunks.append(torch.softmax(scores.float(), dim=1).cpu())
@@ -80,13 +85,21 @@ def load_run_model(run: RunFolder | str | os.PathLike,
     settings = run.read_settings() if run.is_finished() else run.load_checkpoint()["settings"]
     device = pick_device(device)
     state = run.load_weights(device)
+    gray = settings.get("recipe") == "BestRecipe"
     if settings.get("recipe") == "AutoencoderRecipe":
         model = build_autoencoder(settings["latent_dim"])
         size, is_autoencoder = AUTOENCODER_SIZE, True
+    elif gray:
+        model = SmallFaceNet(_head_classes(state), widths=settings["widths"],
+                             dropout=settings["dropout"])
+        if settings["tta"]:
+            model = FlipAveraged(model)
+            state = {f"model.{k}": v for k, v in state.items()}
+        size, is_autoencoder = int(settings["image_size"]), False
     elif "arch" in settings:
         model = build_backbone(settings["arch"], num_classes=_head_classes(state))
         size, is_autoencoder = int(settings["image_size"]), False
     else:
         raise ValueError(f"{run.path}: its settings name neither an autoencoder nor a backbone")
     model.load_state_dict(state)
-    return LoadedModel(model.to(device).eval(), size, is_autoencoder)
+    return LoadedModel(model.to(device).eval(), size, is_autoencoder, gray)

@@ -88,6 +88,31 @@ class Task(Protocol):
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
+class TaskState:
+    """What every task keeps alike: train mode and the checkpointed state (model,
+    optimiser, learning-rate schedule under ``schedule_key``, fp16 loss scaler). A task
+    sets ``model``, ``optimizer``, ``scheduler`` and ``amp`` (a ``MixedPrecision``)."""
+
+    schedule_key = "scheduler"
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    amp: Any
+
+    def train_mode(self) -> None:
+        self.model.train()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                self.schedule_key: self.scheduler.state_dict(), "scaler": self.amp.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state[self.schedule_key])
+        self.amp.load_state_dict(state.get("scaler"))  # older checkpoints have none
+
+
 def epoch_seed(seed: int, epoch: int) -> int:
     """The seed of epoch ``epoch`` (0-based) of a run seeded ``seed``.
 

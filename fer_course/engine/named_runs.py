@@ -80,6 +80,7 @@ def fit_named_run(data: FERData, name: str, profile: Profile, *, train_missing: 
     """
     from fer_course.engine.autoencoder_task import fit_autoencoder
     from fer_course.engine.backbone_task import fit_recipe
+    from fer_course.engine.best_task import fit_best
 
     spec = run_spec(name)
     store = store or RunStore(profile.name)
@@ -112,4 +113,6 @@ def fit_named_run(data: FERData, name: str, profile: Profile, *, train_missing: 
                   stored=stored.path if usable else None, train_missing=train_missing)
     if spec.kind == "backbone":
         return fit_recipe(data, recipe, local.path, **kwargs)
+    if spec.kind == "best":
+        return fit_best(data, recipe, local.path, **kwargs)
     return fit_autoencoder(data, recipe, local.path, **kwargs)

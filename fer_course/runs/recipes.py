@@ -77,6 +77,43 @@ class AutoencoderRecipe:
         _check_precision(self.precision)
 
 
+@dataclass(frozen=True)
+class BestRecipe:
+    """The course's own recipe (chapter 7): ``SmallFaceNet`` from random weights at 48 px,
+    SGD with Nesterov momentum under a one-cycle schedule (``warmup`` of the steps rising
+    to ``lr``, then a cosine to zero), label smoothing, the ``FaceAugment`` ranges, a
+    class-weighted loss (weights ``(1 / class frequency) ** class_balance``, mean 1) and
+    the mean over each test face and its mirror image (``tta``). Setting one ingredient
+    to zero (or ``False``) removes it: that is how the ablation runs are made."""
+
+    epochs: int = 35
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    warmup: float = 0.2
+    widths: tuple[int, ...] = (32, 64, 128, 256)
+    dropout: float = 0.3
+    label_smoothing: float = 0.1
+    max_rotation: float = 15.0
+    max_scale: float = 0.15
+    max_shift: float = 0.1
+    flip_p: float = 0.5
+    erase_p: float = 0.5
+    class_balance: float = 0.5
+    tta: bool = True
+    image_size: int = 48
+    train_limit: int | None = None
+    seed: int = 0
+    precision: str = "auto"
+
+    def __post_init__(self) -> None:
+        _check_precision(self.precision)
+        if not 0 <= self.warmup < 1:
+            raise ValueError(f"warmup is a fraction of the steps in [0, 1), got {self.warmup}")
+        object.__setattr__(self, "widths", tuple(self.widths))  # json gives lists back
+
+
 def _check_precision(precision: str) -> None:
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
@@ -116,6 +153,19 @@ def autoencoder_recipe(profile: Profile, task: str, **overrides: Any) -> Autoenc
     values = {**budget, "seed": profile.seed, "precision": profile.precision,
               **_given(overrides)}
     return AutoencoderRecipe(task, **values)
+
+
+def best_recipe(profile: Profile, **overrides: Any) -> BestRecipe:
+    """The ``best`` recipe under ``profile``: its ``best`` budget (epochs, batch, peak
+    learning rate, training images), seed and precision, then ``overrides``.
+
+    >>> from fer_course.profiles import get_profile
+    >>> best_recipe(get_profile("smoke")).epochs, best_recipe(get_profile("best")).epochs
+    (3, 35)
+    """
+    values = {**asdict(profile.best), "seed": profile.seed, "precision": profile.precision,
+              **_given(overrides)}
+    return BestRecipe(**values)
 
 
 def data_fingerprint(data: Any) -> str:

@@ -26,11 +26,25 @@ from fer_course.profiles import Profile
 from fer_course.runs.recipes import (
     AutoencoderRecipe,
     BackboneRecipe,
+    BestRecipe,
     autoencoder_recipe,
     backbone_recipe,
+    best_recipe,
 )
 
-KINDS = ("backbone", "reconstruct", "classify_frozen", "multitask")
+KINDS = ("backbone", "reconstruct", "classify_frozen", "multitask", "best")
+
+ABLATIONS: dict[str, dict[str, Any]] = {
+    "balance": {"class_balance": 0.0},
+    "smoothing": {"label_smoothing": 0.0},
+    "erasing": {"erase_p": 0.0},
+    "affine": {"max_rotation": 0.0, "max_scale": 0.0, "max_shift": 0.0},
+    "flip": {"flip_p": 0.0},
+    "tta": {"tta": False},
+    "dropout": {"dropout": 0.0},
+}
+"""The ``best`` recipe's ingredients, each as the recipe fields that remove it
+(``best-no-<ingredient>`` runs)."""
 
 
 @dataclass(frozen=True)
@@ -52,12 +66,15 @@ class RunSpec:
         if self.labels not in ("fer2013", "ferplus"):
             raise ValueError(f"{self.name}: labels must be fer2013 or ferplus")
 
-    def recipe(self, profile: Profile, **overrides: Any) -> BackboneRecipe | AutoencoderRecipe:
+    def recipe(self, profile: Profile, **overrides: Any,
+               ) -> BackboneRecipe | AutoencoderRecipe | BestRecipe:
         """The run's recipe under ``profile``; ``overrides`` (``None`` ignored) change it,
         which makes it another run than the stored one."""
         values = {**self.options, **{k: v for k, v in overrides.items() if v is not None}}
         if self.kind == "backbone":
             return backbone_recipe(values.pop("arch"), profile, **values)
+        if self.kind == "best":
+            return best_recipe(profile, **values)
         return autoencoder_recipe(profile, self.kind, **values)
 
 
@@ -84,7 +101,10 @@ def _entries() -> list[RunSpec]:
     multitask = [RunSpec(f"multitask-lam{lam:g}", "multitask", {"lam": lam},
                          chapters=(5, 6) if lam == 1 else (5,), ships_weights=lam == 1)
                  for lam in (1.0, 0.0, 0.1)]
-    return [*backbone, *seeds, *ferplus, *autoencoders, *chapter4, *multitask]
+    best = [RunSpec("best", "best", {}, chapters=(3, 6, 7), ships_weights=True),
+            *[RunSpec(f"best-seed{seed}", "best", {"seed": seed}, chapters=(3, 7))
+              for seed in range(1, 5)]]
+    return [*backbone, *seeds, *ferplus, *autoencoders, *chapter4, *multitask, *best]
 
 
 REGISTRY: dict[str, RunSpec] = {spec.name: spec for spec in _entries()}
@@ -101,9 +121,20 @@ def run_spec(name: str) -> RunSpec:
     'ferplus'
     >>> run_spec("multitask-lam0.5").options
     {'lam': 0.5}
+    >>> run_spec("best-e10-no-erasing").options
+    {'erase_p': 0.0, 'epochs': 10}
     """
     if name in REGISTRY:
         return REGISTRY[name]
+    best = re.fullmatch(r"best(?:-seed(?P<seed>\d+))?(?:-e(?P<epochs>\d+))?"
+                        r"(?:-no-(?P<without>[a-z]+))?", name)
+    if best and (best["without"] is None or best["without"] in ABLATIONS):
+        options: dict[str, Any] = dict(ABLATIONS.get(best["without"] or "", {}))
+        if best["seed"] is not None:
+            options["seed"] = int(best["seed"])
+        if best["epochs"] is not None:
+            options["epochs"] = int(best["epochs"])
+        return RunSpec(name, "best", options)
     if name.startswith("multitask-lam"):
         try:
             return RunSpec(name, "multitask", {"lam": float(name.removeprefix("multitask-lam"))})
@@ -118,7 +149,8 @@ def run_spec(name: str) -> RunSpec:
                        labels="ferplus" if match["plus"] else "fer2013")
     raise ValueError(f"{name!r} is not a course run: the registry has {', '.join(REGISTRY)}; "
                      "other names: a backbone (resnet18, vgg11, …) with optional -seed<k> and "
-                     "-ferplus, or multitask-lam<λ>")
+                     "-ferplus, multitask-lam<λ>, or best[-seed<k>][-e<epochs>][-no-<x>] "
+                     f"with x one of {', '.join(ABLATIONS)}")
 
 
 def registry_mismatch(spec: RunSpec, profile: Profile, settings: dict[str, Any]) -> dict:

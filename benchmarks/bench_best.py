@@ -1,0 +1,98 @@
+"""Speed of the ``best`` recipe (chapter 7): training images/s in fp32 and bf16, and
+inference milliseconds per face at batch 1 and batch 64, the CPU named.
+
+Run by hand from the repository root (about two minutes on 2 CPU cores)::
+
+    python benchmarks/bench_best.py
+    python benchmarks/bench_best.py --steps 20 --device cuda
+
+Synthetic uint8 faces stand in for FER-2013 (speed does not depend on the pixels).
+Writes ``benchmarks/results/best-<machine>.md`` and ``.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from fer_course.atomic import atomic_write_text
+from fer_course.data import make_synthetic_fer
+from fer_course.devices import cpu_model, machine_tag, pick_device
+from fer_course.engine.best_task import BestTask
+from fer_course.engine.inference import LoadedModel
+from fer_course.models.small_cnn import FlipAveraged
+from fer_course.runs.recipes import BestRecipe
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def training_rate(precision: str, steps: int, device: torch.device) -> float:
+    """Training images per second of the recipe (augmentation, forward, backward, step)."""
+    recipe = BestRecipe(precision=precision)
+    data = make_synthetic_fer(recipe.batch_size * 4, 16, 16)
+    task = BestTask(recipe, data, device)
+    images = data.train.images.to(device)
+    labels = data.train.labels.to(device)
+    generator = torch.Generator(device).manual_seed(0)
+    task.train_mode()
+
+    def one(i: int) -> None:
+        idx = slice((i % 4) * recipe.batch_size, (i % 4 + 1) * recipe.batch_size)
+        task.step(task.train_batch(images[idx], generator), labels[idx])
+
+    for i in range(3):  # warm-up
+        one(i)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for i in range(steps):
+        one(i)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return steps * recipe.batch_size / (time.perf_counter() - t0)
+
+
+def inference_ms(batch: int, device: torch.device, repeats: int) -> float:
+    """Milliseconds per face of ``LoadedModel.predict_proba`` (mirror-averaged, fp32)."""
+    recipe = BestRecipe()
+    task = BestTask(recipe, make_synthetic_fer(64, 8, 8), device)
+    loaded = LoadedModel(FlipAveraged(task.model).eval(), 48, False, gray_input=True)
+    faces = torch.randint(0, 256, (batch, 48, 48), dtype=torch.uint8).numpy()
+    loaded.predict_proba(faces)
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        loaded.predict_proba(faces)
+    return (time.perf_counter() - t0) / (repeats * batch) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--device", default=None)
+    args = parser.parse_args()
+    device = pick_device(args.device)
+    rows = {}
+    for precision in ("fp32", "bf16"):
+        rows[f"train images/s, {precision}"] = training_rate(precision, args.steps, device)
+    rows["inference ms/face, batch 1"] = inference_ms(1, device, 200)
+    rows["inference ms/face, batch 64"] = inference_ms(64, device, 20)
+    machine = cpu_model() if device.type == "cpu" else torch.cuda.get_device_name(device)
+    result = {"machine": machine, "device": str(device), "threads": torch.get_num_threads(),
+              "date": datetime.date.today().isoformat(), "torch": torch.__version__, **rows}
+    lines = [f"# best recipe speed: {machine} ({device}, {torch.get_num_threads()} threads, "
+             f"torch {torch.__version__}, {result['date']})", "", "| measure | value |",
+             "|---|---|", *[f"| {k} | {v:.1f} |" for k, v in rows.items()]]
+    RESULTS_DIR.mkdir(exist_ok=True)
+    stem = RESULTS_DIR / f"best-{machine_tag()}"
+    atomic_write_text(stem.with_suffix(".json"), json.dumps(result, indent=2) + "\n")
+    atomic_write_text(stem.with_suffix(".md"), "\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""The course's own recipe (chapter 7) as a task of the engine, and ``fit_best``.
+
+What differs from fine-tuning a backbone (``backbone_task``): a network sized for 48 px
+faces (``SmallFaceNet``), one-cycle SGD stepped every batch, the ``FaceAugment``
+augmentation, label smoothing with class weights, and the mean over each evaluated face
+and its mirror image. The loop, resuming and the run folder are the engine's.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from fer_course.augment import FaceAugment, face_eval_input, face_train_input
+from fer_course.data.types import FERData
+from fer_course.devices import pick_device
+from fer_course.engine.loop import (
+    BatchCallback,
+    RunResult,
+    TaskState,
+    batches_per_epoch,
+    train,
+)
+from fer_course.engine.mixed_precision import MixedPrecision
+from fer_course.models.small_cnn import FlipAveraged, SmallFaceNet
+from fer_course.runs.recipes import BestRecipe
+
+
+def class_weights(labels: torch.Tensor, num_classes: int, power: float) -> torch.Tensor:
+    """``(1 / frequency) ** power`` per class, scaled to a frequency-weighted mean of 1
+    (so the loss keeps its size); ``power=0`` gives all ones.
+
+    >>> class_weights(torch.tensor([0, 0, 0, 1]), 2, 1.0).tolist()
+    [0.6666666865348816, 2.0]
+    """
+    counts = torch.bincount(labels.cpu(), minlength=num_classes).float().clamp(min=1)
+    weights = (counts.sum() / counts) ** power
+    return weights / (weights * counts).sum() * counts.sum()
+
+
+def build_best_model(recipe: BestRecipe, num_classes: int = 7) -> SmallFaceNet:
+    """The recipe's network with random weights (seeded by the caller)."""
+    return SmallFaceNet(num_classes, widths=recipe.widths, dropout=recipe.dropout)
+
+
+class BestTask(TaskState):
+    """Model, optimiser, one-cycle schedule and weighted loss of one ``best`` run.
+
+    >>> from fer_course.data import make_synthetic_fer
+    >>> data = make_synthetic_fer(32, 8, 8)
+    >>> task = BestTask(BestRecipe(epochs=1, batch_size=8, widths=(8, 8, 8, 8)), data)
+    >>> x = task.train_batch(data.train.images[:8], torch.Generator())
+    >>> x.shape, float(task.step(x, data.train.labels[:8])["loss"]) > 0
+    (torch.Size([8, 1, 48, 48]), True)
+    """
+
+    def __init__(self, recipe: BestRecipe, data: FERData,
+                 device: torch.device | str | None = None) -> None:
+        self.recipe, self.device = recipe, pick_device(device)
+        self.amp = MixedPrecision(self.device, recipe.precision)
+        self.precision = self.amp.precision
+        torch.manual_seed(recipe.seed)  # the initial weights
+        self.model = self.amp.to_device(build_best_model(recipe, len(data.classes)))
+        self.scored = FlipAveraged(self.model) if recipe.tta else self.model
+        decay = [p for p in self.model.parameters() if p.ndim > 1]  # not BN or biases
+        rest = [p for p in self.model.parameters() if p.ndim <= 1]
+        self.optimizer = torch.optim.SGD(
+            [{"params": decay, "weight_decay": recipe.weight_decay},
+             {"params": rest, "weight_decay": 0.0}],
+            lr=recipe.lr, momentum=recipe.momentum, nesterov=recipe.momentum > 0)
+        n_train = len(data.train.labels) if recipe.train_limit is None else min(
+            recipe.train_limit, len(data.train.labels))
+        self.scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            self.optimizer, max_lr=recipe.lr, anneal_strategy="cos",
+            total_steps=recipe.epochs * batches_per_epoch(n_train, recipe.batch_size),
+            pct_start=max(recipe.warmup, 1e-6), div_factor=25.0, final_div_factor=1e3)
+        self.weights = class_weights(data.train.labels, len(data.classes),
+                                     recipe.class_balance).to(self.device)
+        self.aug = FaceAugment(recipe.image_size, recipe.max_rotation, recipe.max_scale,
+                               recipe.max_shift, recipe.flip_p, recipe.erase_p)
+
+    def train_batch(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return self.amp.prepare(face_train_input(images, self.aug, generator))
+
+    def eval_batch(self, images: torch.Tensor) -> torch.Tensor:
+        return self.amp.prepare(face_eval_input(images, self.recipe.image_size))
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Forward, weighted smoothed cross-entropy, backward, update, schedule step."""
+        with self.amp.autocast():
+            logits = self.model(x)
+        loss = F.cross_entropy(logits.float(), y, weight=self.weights,
+                               label_smoothing=self.recipe.label_smoothing)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.amp.backward_step(loss, self.optimizer)
+        self.scheduler.step()
+        return {"loss": loss.detach(), "logits": logits.detach()}
+
+    def evaluate_batch(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Scores (mirror-averaged when ``tta``) and plain cross-entropy of a clean batch."""
+        with self.amp.autocast():
+            logits = self.scored(x).float()
+        return {"loss": F.cross_entropy(logits, y), "logits": logits}
+
+    def end_epoch(self, val: dict[str, Any]) -> None:
+        """Nothing: the one-cycle schedule steps every batch."""
+
+
+def fit_best(data: FERData, recipe: BestRecipe, run_dir: str | os.PathLike,
+             device: torch.device | str | None = None, progress: bool = True,
+             callbacks: Sequence[BatchCallback] = (), stored: str | os.PathLike | None = None,
+             train_missing: bool = True) -> RunResult:
+    """Train (or load, or resume) one ``best`` run into ``run_dir``; see ``engine.loop.train``.
+
+    >>> from fer_course.data import make_synthetic_fer                  # doctest: +SKIP
+    >>> fit_best(make_synthetic_fer(), BestRecipe(epochs=2), "runs/demo")  # doctest: +SKIP
+    """
+    return train(lambda: BestTask(recipe, data, device), recipe, data, run_dir,
+                 title="best", progress=progress, callbacks=callbacks, stored=stored,
+                 train_missing=train_missing)
