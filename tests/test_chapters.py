@@ -267,6 +267,12 @@ KEY_NUMBER_CHECKS = {
     and n["cam_shape"][0] == n["photo_faces"] and n["cam_shape"][1] == n["cam_shape"][2]
     and n["cam_changes_with_target"]
     and n["haar_features_24"] == 162_336 and n["box_sum_matches"],
+    # the one-cycle peak after a fifth of the steps; an interval around the accuracy; every
+    # ablation run of the smoke defaults and an ensemble of the two smoke members
+    "07_beat_the_paper": lambda n: abs(n["lr_peak_step"] - 0.2 * n["lr_steps"]) <= 2
+    and n["test_low"] <= n["test_accuracy"] <= n["test_high"]
+    and set(n["ablation"]) == {"balance", "smoothing", "erasing", "affine", "dropout"}
+    and n["ensemble_test"] is not None and 0 <= n["prior_power"] <= 1,
 }
 
 

@@ -12,8 +12,15 @@ from fer_course.data import load_fer2013
 from fer_course.engine.inference import load_run_model
 from fer_course.profiles import PROFILES, get_profile
 from fer_course.runs import REGISTRY, RunFolder, registry_mismatch, results_root, run_spec
+from fer_course.runs.registry import is_ablation
 
 COMMITTED = sorted(p for p in results_root().glob("*/*") if RunFolder(p).is_finished())
+ABLATION = "-ablation"  # results/best-ablation/: the runs that measure the best recipe
+
+
+def profile_of(path: Path) -> str:
+    """The profile a committed run was made under: its folder's name, ablations apart."""
+    return path.parent.name.removesuffix(ABLATION)
 IDS = [f"{p.parent.name}/{p.name}" for p in COMMITTED]
 WEIGHTS_LIMIT = 30 * 2**20  # all shipped weights together
 
@@ -21,12 +28,13 @@ WEIGHTS_LIMIT = 30 * 2**20  # all shipped weights together
 def test_results_are_committed() -> None:
     """The tests below iterate over these: an empty results/ must fail, not pass."""
     assert len(COMMITTED) >= 3, f"only {len(COMMITTED)} finished summaries in results/"
-    assert all(p.parent.name in PROFILES for p in COMMITTED)
+    assert all(profile_of(p) in PROFILES for p in COMMITTED)
+    assert all(is_ablation(p.name) == p.parent.name.endswith(ABLATION) for p in COMMITTED)
 
 
 @pytest.mark.parametrize("path", COMMITTED, ids=IDS)
 def test_committed_run_is_the_registry_run(path: Path) -> None:
-    spec, profile = run_spec(path.name), get_profile(path.parent.name)
+    spec, profile = run_spec(path.name), get_profile(profile_of(path))
     assert registry_mismatch(spec, profile, RunFolder(path).read_settings()) == {}
 
 
@@ -58,6 +66,30 @@ def test_shipped_weights_are_the_registry_s_and_small() -> None:
     assert size <= WEIGHTS_LIMIT, f"shipped weights take {size / 2**20:.1f} MiB"
     for path in results_root().glob("*/*/weights.pt"):
         RunFolder(path.parent).load_weights()  # sha256 checked
+
+
+def test_the_best_network_loads_offline_in_one_call() -> None:
+    import fer_course
+
+    weights = results_root() / "best" / "best" / "weights.pt"
+    assert weights.is_file() and weights.stat().st_size <= 10 * 2**20
+    model = fer_course.load_pretrained("best")
+    faces = np.random.default_rng(0).integers(0, 256, (5, 48, 48), dtype=np.uint8)
+    probs = model.predict_proba(faces)
+    assert probs.shape == (5, 7) and np.allclose(probs.sum(1), 1)
+    with pytest.raises(FileNotFoundError, match="no shipped weights"):
+        fer_course.load_pretrained("resnet19")
+
+
+@pytest.mark.realdata
+def test_load_pretrained_best_reproduces_its_committed_accuracy(real_data_path: Path) -> None:
+    import fer_course
+
+    data = load_fer2013(real_data_path)
+    run = RunFolder(results_root() / "best" / "best")
+    probs = fer_course.load_pretrained("best", device="cpu").predict_proba(data.test.images)
+    accuracy = float((probs.argmax(1) == data.test.labels.numpy()).mean())
+    assert accuracy == pytest.approx(run.read_metrics()["test"]["accuracy"], abs=0.005)
 
 
 def _on_ferplus(path: Path) -> bool:

@@ -61,6 +61,11 @@ def test_standby_members_are_trained_when_asked(tmp_path: Path, monkeypatch) -> 
     assert table.loc[0, "test"] == members.accuracies("test")[0]
     # enough runs now: nothing is trained, and no data is needed
     assert len(member_runs(tmp_path / "runs", profile, min_members=1)) == 1
+    # a finished standby run made with other epochs (chapter 2's) is a member as it is:
+    # asking for two members does not retrain it into a clash with its folder
+    again = member_runs(tmp_path / "runs", profile, data, min_members=2,
+                        standby_archs=["resnet18"], train_missing=True, standby_epochs=2)
+    assert [len(r.read_history()) for r in again] == [1]
     # a run on other labels (FER+) is no member of an ensemble on FER-2013's labels
     from fer_course.data.ferplus import apply_ferplus_labels, synthetic_ferplus_votes
     from fer_course.engine.backbone_task import fit

@@ -16,7 +16,7 @@ LAYERS = {
     "models": 3,
     "runs": 4,
     "engine": 5, "evaluate": 5,
-    "analysis": 6, "faces": 6,
+    "analysis": 6, "faces": 6, "pretrained": 6,
     "views": 7,
     "ops": 8, "batch": 8,
 }

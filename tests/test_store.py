@@ -105,3 +105,11 @@ def test_store_prefers_the_local_run(finished, tmp_path: Path) -> None:
     assert store.find("resnet18").path == local
     assert [r.path for r in store.all()] == [local]
     assert store.with_weights("resnet18").path == local
+
+
+def test_ablation_runs_of_the_best_recipe_are_stored_apart(tmp_path: Path) -> None:
+    store = RunStore("best", runs_dir=tmp_path / "runs", results_dir=tmp_path / "results" / "best")
+    assert store.stored("best-seed1").path == tmp_path / "results" / "best" / "best-seed1"
+    for name in ("best-e12", "best-e12-no-erasing", "best-no-balance"):
+        assert store.stored(name).path == tmp_path / "results" / "best-ablation" / name
+    assert store.local("best-e12").path == tmp_path / "runs" / "best-e12"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -77,7 +78,12 @@ def member_runs(runs_dir: str | os.PathLike, profile: Any, data: Any = None,
         raise ValueError("training the standby members needs the loaded data")
     from fer_course.engine.backbone_task import ensure_runs
 
-    ensure_runs(data, list(standby_archs), profile.overridden(epochs=standby_epochs), runs_dir)
+    # a finished run of a standby architecture (chapter 2's, with its own epochs) is a
+    # member already: training it again with other settings would clash with its folder
+    from fer_course.runs.folder import RunFolder
+
+    wanted = [a for a in standby_archs if not RunFolder(Path(runs_dir) / a).is_finished()]
+    ensure_runs(data, wanted, profile.overridden(epochs=standby_epochs), runs_dir)
     return members_here()
 
 

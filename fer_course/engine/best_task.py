@@ -42,6 +42,32 @@ def class_weights(labels: torch.Tensor, num_classes: int, power: float) -> torch
     return weights / (weights * counts).sum() * counts.sum()
 
 
+def one_cycle(optimizer: torch.optim.Optimizer, recipe: BestRecipe, total_steps: int,
+              ) -> torch.optim.lr_scheduler.OneCycleLR:
+    """The recipe's schedule: from ``lr / 25`` up to ``lr`` over the first ``warmup`` of
+    the steps, then a cosine down to ``lr / 25,000``; stepped after every batch."""
+    return torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=recipe.lr, anneal_strategy="cos", total_steps=total_steps,
+        pct_start=max(recipe.warmup, 1e-6), div_factor=25.0, final_div_factor=1e3)
+
+
+def learning_rates(recipe: BestRecipe, steps: int) -> list[float]:
+    """The learning rate of each of ``steps`` optimiser steps under the recipe's schedule.
+
+    >>> rates = learning_rates(BestRecipe(lr=0.1, warmup=0.2), 100)
+    >>> round(rates[0], 4), round(max(rates), 4), rates.index(max(rates)), rates[-1] < 1e-5
+    (0.004, 0.1, 19, True)
+    """
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=recipe.lr)
+    schedule = one_cycle(optimizer, recipe, steps)
+    rates = []
+    for _ in range(steps):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    return rates
+
+
 def build_best_model(recipe: BestRecipe, num_classes: int = 7) -> SmallFaceNet:
     """The recipe's network with random weights (seeded by the caller)."""
     return SmallFaceNet(num_classes, widths=recipe.widths, dropout=recipe.dropout)
@@ -74,10 +100,8 @@ class BestTask(TaskState):
             lr=recipe.lr, momentum=recipe.momentum, nesterov=recipe.momentum > 0)
         n_train = len(data.train.labels) if recipe.train_limit is None else min(
             recipe.train_limit, len(data.train.labels))
-        self.scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            self.optimizer, max_lr=recipe.lr, anneal_strategy="cos",
-            total_steps=recipe.epochs * batches_per_epoch(n_train, recipe.batch_size),
-            pct_start=max(recipe.warmup, 1e-6), div_factor=25.0, final_div_factor=1e3)
+        self.scheduler = one_cycle(self.optimizer, recipe,
+                                   recipe.epochs * batches_per_epoch(n_train, recipe.batch_size))
         self.weights = class_weights(data.train.labels, len(data.classes),
                                      recipe.class_balance).to(self.device)
         self.aug = FaceAugment(recipe.image_size, recipe.max_rotation, recipe.max_scale,

@@ -313,13 +313,13 @@ def crop_faces(image: ImageInput, boxes: Sequence[Box] | np.ndarray, margin: flo
 
 def load_model(run_or_model: Any, image_size: int | None = None,
                device: str | torch.device | None = None) -> LoadedModel:
-    """``LoadedModel(model, input size in px, is_autoencoder)`` of a module or a trained
-    run folder (see ``predict_faces``; ``fer_course.engine.inference.load_run_model``).
-    Every function taking ``run_or_model`` also takes this triple, so a run is loaded once.
+    """``LoadedModel(model, input size in px, is_autoencoder, gray_input)`` of a module or
+    a trained run folder (see ``predict_faces``; ``fer_course.engine.inference``). Every
+    function taking ``run_or_model`` also takes this tuple, so a run is loaded once.
 
     >>> from fer_course.models import build_backbone
     >>> load_model(build_backbone("resnet18"), 48)[1:]
-    (48, False)
+    (48, False, False)
     """
     import torch
 
@@ -327,14 +327,17 @@ def load_model(run_or_model: Any, image_size: int | None = None,
     from fer_course.engine.inference import LoadedModel, load_run_model
     from fer_course.models.autoencoder import IMAGE_SIZE as AUTOENCODER_SIZE
     from fer_course.models.autoencoder import MultitaskAutoencoder
+    from fer_course.models.small_cnn import FlipAveraged, SmallFaceNet
 
     if isinstance(run_or_model, tuple):  # already loaded: load a run's weights once
         loaded = LoadedModel(*run_or_model)
     elif isinstance(run_or_model, torch.nn.Module):
         is_autoencoder = isinstance(run_or_model, MultitaskAutoencoder)
-        default = AUTOENCODER_SIZE if is_autoencoder else AugmentConfig().image_size
+        gray = isinstance(run_or_model, (SmallFaceNet, FlipAveraged))  # 48 px, one channel
+        default = (AUTOENCODER_SIZE if is_autoencoder else 48 if gray
+                   else AugmentConfig().image_size)
         return LoadedModel(run_or_model, default if image_size is None else image_size,
-                           is_autoencoder)
+                           is_autoencoder, gray)
     else:
         loaded = load_run_model(run_or_model, device)
     if image_size is not None and image_size != loaded.image_size:
@@ -383,13 +386,12 @@ def predict_faces(image: ImageInput, run_or_model: Any, *, boxes: Any = None,
 
     gray = load_gray(image)  # decode once
     rows = _as_boxes(detect_faces(gray) if boxes is None else boxes)
-    model, size, is_autoencoder = load_model(run_or_model, image_size, device)
+    loaded = load_model(run_or_model, image_size, device)
     columns = ["x", "y", "w", "h", *CLASSES]
     if not rows:
         return pd.DataFrame({c: pd.Series(dtype="int64" if i < 4 else "float64")
                              for i, c in enumerate(columns)})
-    probabilities = classify_faces(crop_faces(gray, rows, margin), (model, size, is_autoencoder),
-                                   batch_size=batch_size)
+    probabilities = classify_faces(crop_faces(gray, rows, margin), loaded, batch_size=batch_size)
     box_values = np.rint(np.asarray(rows)).astype(np.int64)
     data = {name: box_values[:, i] for i, name in enumerate(columns[:4])}
     data.update({name: probabilities[:, i] for i, name in enumerate(CLASSES)})

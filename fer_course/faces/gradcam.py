@@ -31,9 +31,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fer_course.augment import AugmentConfig, eval_transform
+from fer_course.augment import AugmentConfig, eval_transform, face_eval_input
 from fer_course.models.autoencoder import IMAGE_SIZE as AUTOENCODER_SIZE
 from fer_course.models.autoencoder import MultitaskAutoencoder
+from fer_course.models.small_cnn import FlipAveraged, SmallFaceNet
 
 __all__ = ["cam_from_gradients", "cam_layer", "grad_cam", "overlay_cam", "show_cams"]
 
@@ -76,11 +77,14 @@ def _scores(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def _prepare(model: nn.Module, images: Any, image_size: int | None) -> torch.Tensor:
-    """Normalised float ``[N, 3, S, S]`` from normalised floats or uint8 gray faces."""
+    """Normalised float ``[N, 3, S, S]`` from normalised floats or uint8 gray faces
+    (``[N, 1, S, S]`` on ``[0, 1]`` for the best recipe's ``SmallFaceNet``)."""
     images = torch.as_tensor(images)
     if images.dtype == torch.uint8:
         if images.ndim == 2:
             images = images.unsqueeze(0)
+        if isinstance(model, SmallFaceNet):  # the best recipe's: gray faces on [0, 1]
+            return face_eval_input(images, image_size or 48)
         is_autoencoder = isinstance(model, MultitaskAutoencoder)
         if image_size is None:
             if not is_autoencoder:
@@ -155,6 +159,8 @@ def grad_cam(model: nn.Module, images: Any, target: int | Sequence[int] | None =
     it, which leaves the parameters' ``.grad`` untouched. The hook is removed at the end,
     also after an error.
     """
+    if isinstance(model, FlipAveraged):  # the map of the network itself, not of the mean
+        model = model.model
     if isinstance(layer, str):
         layer = model.get_submodule(layer)
     elif layer is None:

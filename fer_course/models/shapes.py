@@ -87,3 +87,36 @@ def layer_shapes(model: nn.Module, input_shape: tuple[int, ...] = (1, 3, 48, 48)
     table = pd.DataFrame(rows, columns=COLUMNS)
     table = table.iloc[sorted(range(len(rows)), key=order.__getitem__)]  # stable: by part
     return table.reset_index(drop=True)
+
+
+def network_profile(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, Any]:
+    """Parameters, multiply-adds per input (convolutions and linear layers) and the
+    height x width of the last convolution's output, measured on one zero input.
+
+    >>> p = network_profile(nn.Sequential(nn.Conv2d(1, 2, 3, padding=1)), (1, 1, 4, 4))
+    >>> p["parameters"], p["multiply_adds"], p["last_feature_map"]
+    (20, 288, '4 x 4')
+    """
+    counts = {"macs": 0, "last": ""}
+    handles = []
+
+    def hook(module: nn.Module, _inputs: Any, output: torch.Tensor) -> None:
+        per_output = module.weight[0].numel()  # (in / groups) * kh * kw, or in_features
+        counts["macs"] += per_output * output[0].numel()
+        if isinstance(module, nn.Conv2d):
+            counts["last"] = f"{output.shape[-2]} x {output.shape[-1]}"
+
+    for module in model.modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            handles.append(module.register_forward_hook(hook))
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(input_shape))
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(was_training)
+    return {"parameters": sum(p.numel() for p in model.parameters()),
+            "multiply_adds": counts["macs"] // input_shape[0], "last_feature_map": counts["last"]}

@@ -153,6 +153,19 @@ def run_spec(name: str) -> RunSpec:
                      f"with x one of {', '.join(ABLATIONS)}")
 
 
+def is_ablation(name: str) -> bool:
+    """Whether ``name`` is a variant of the ``best`` recipe made to measure it (a shorter
+    budget ``-e<n>`` or an ingredient removed ``-no-<x>``): such runs are stored apart,
+    in ``results/<profile>-ablation/``, so that ``results/<profile>/`` holds the recipe's
+    own networks only.
+
+    >>> is_ablation("best-e12-no-erasing"), is_ablation("best-seed2"), is_ablation("resnet18")
+    (True, False, False)
+    """
+    return bool(re.fullmatch(r"best(-seed\d+)?(-e\d+)?(-no-[a-z]+)?", name)) and (
+        "-e" in name or "-no-" in name)
+
+
 def registry_mismatch(spec: RunSpec, profile: Profile, settings: dict[str, Any]) -> dict:
     """``{field: (stored, registry)}`` for every recipe field in which a stored run's
     ``settings`` differ from what the registry makes of ``spec`` under ``profile``;
@@ -164,7 +177,8 @@ def registry_mismatch(spec: RunSpec, profile: Profile, settings: dict[str, Any])
     >>> registry_mismatch(spec, cpu, {**asdict(spec.recipe(cpu)), "epochs": 9})
     {'epochs': (9, 5)}
     """
+    import json
     from dataclasses import asdict
 
-    wanted = asdict(spec.recipe(profile))
+    wanted = json.loads(json.dumps(asdict(spec.recipe(profile))))  # as stored: lists, not tuples
     return {k: (settings.get(k), v) for k, v in wanted.items() if settings.get(k) != v}

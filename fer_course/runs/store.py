@@ -23,11 +23,13 @@ import numpy as np
 
 from fer_course.atomic import atomic_open, atomic_write_json
 from fer_course.runs.folder import RunFolder, default_runs_dir, labels_by_row
+from fer_course.runs.registry import is_ablation
 
 __all__ = ["RESULTS_ENV", "RunStore", "export_run", "labels_by_row", "resolve_train_missing",
            "results_root", "stored_summary", "write_key_numbers"]
 
 RESULTS_ENV = "FER_COURSE_RESULTS"
+ABLATION_SUFFIX = "-ablation"  # results/best-ablation/: runs that measure the best recipe
 SUMMARY_FILES = (RunFolder.METRICS, RunFolder.HISTORY, RunFolder.CARD)
 
 
@@ -66,9 +68,15 @@ class RunStore:
         """The local folder of run ``name`` (where it trains), finished or not."""
         return RunFolder(self.runs_dir / name)
 
+    @property
+    def ablation_dir(self) -> Path:
+        """Where the committed ablation runs of the ``best`` recipe live (``is_ablation``)."""
+        return self.results_dir.with_name(self.results_dir.name + ABLATION_SUFFIX)
+
     def stored(self, name: str) -> RunFolder:
-        """The committed summary of run ``name``, present or not."""
-        return RunFolder(self.results_dir / name)
+        """The committed summary of run ``name``, present or not (an ablation run's in
+        ``ablation_dir``)."""
+        return RunFolder((self.ablation_dir if is_ablation(name) else self.results_dir) / name)
 
     def find(self, name: str) -> RunFolder | None:
         """The finished run ``name``: local if finished there, else the committed summary,
@@ -101,7 +109,7 @@ class RunStore:
 
     def export(self, name: str, ship_weights: bool = False) -> Path:
         """Commit-ready summary of the finished local run ``name`` into ``results_dir``."""
-        return export_run(self.local(name), self.results_dir / name, ship_weights)
+        return export_run(self.local(name), self.stored(name).path, ship_weights)
 
 
 def export_run(run: RunFolder, dest: str | os.PathLike, ship_weights: bool = False) -> Path:

@@ -1,0 +1,39 @@
+"""The code a lesson is about, shown as highlighted code without its docstring.
+
+>>> print(source_text(source_text).splitlines()[0])
+def source_text(obj: Any) -> str:
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+from typing import Any
+
+
+def source_text(obj: Any) -> str:
+    """The source of a function or class, dedented, with every docstring left out."""
+    source = textwrap.dedent(inspect.getsource(obj))
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    drop: set[int] = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            drop.update(range(body[0].lineno - 1, body[0].end_lineno))
+            after = body[0].end_lineno  # the blank line a docstring leaves behind
+            if after < len(lines) and not lines[after].strip():
+                drop.add(after)
+    return "\n".join(line for i, line in enumerate(lines) if i not in drop)
+
+
+def show_source(*objects: Any) -> Any:
+    """``IPython.display.Code`` of ``objects``' sources (docstrings left out), highlighted
+    as Python in Jupyter and on the website."""
+    from IPython.display import Code
+
+    return Code("\n\n\n".join(source_text(o) for o in objects), language="python")
