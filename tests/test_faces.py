@@ -243,7 +243,7 @@ def test_predict_faces_with_run_folders(hopper, tmp_path):
     with pytest.raises(ValueError, match="32 px"):
         predict_faces(hopper, backbone.path, image_size=64, device="cpu")
     loaded = load_model(backbone.path, device="cpu")  # loaded once, then passed on
-    assert loaded[1:] == (32, False)
+    assert (loaded.image_size, loaded.is_autoencoder, loaded.gray_input) == (32, False, False)
     assert predict_faces(hopper, loaded).equals(unfinished)
     with pytest.raises(ValueError, match="32 px faces, not 64"):
         predict_faces(hopper, loaded, image_size=64)
@@ -255,6 +255,22 @@ def test_predict_faces_with_run_folders(hopper, tmp_path):
         "model": build_autoencoder(16).state_dict()})
     _check_frame(predict_faces(hopper, str(autoencoder.path), device="cpu"), 1)
     _check_frame(predict_faces(hopper, build_autoencoder(16)), 1)
+
+    # the best recipe's network: gray 48 px input, mirror-averaged scores
+    from dataclasses import asdict
+
+    from fer_course.models.small_cnn import SmallFaceNet
+    from fer_course.runs.recipes import BestRecipe
+
+    best = RunFolder(tmp_path / "best")
+    best.path.mkdir()
+    recipe = BestRecipe(widths=(4, 4, 8, 8))
+    best.save_checkpoint({"settings": {"recipe": "BestRecipe", **asdict(recipe)},
+                          "model": SmallFaceNet(widths=recipe.widths).state_dict()})
+    loaded_best = load_model(best.path, device="cpu")
+    assert (loaded_best.image_size, loaded_best.gray_input) == (48, True)
+    _check_frame(predict_faces(hopper, loaded_best), 1)
+    _check_frame(predict_faces(hopper, SmallFaceNet(widths=(4, 4, 8, 8))), 1)
 
     with pytest.raises(FileNotFoundError, match="empty-run"):
         predict_faces(hopper, tmp_path / "empty-run")

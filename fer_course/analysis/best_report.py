@@ -26,7 +26,17 @@ from fer_course.evaluate import classification_metrics
 from fer_course.paper import PAPER_BEST_ENSEMBLE, PAPER_MULTITASK, PAPER_TABLE5
 
 __all__ = ["ablation_table", "accuracy_interval", "choose_prior_power", "ensemble_of",
-           "paper_comparison", "prior_adjusted", "scores"]
+           "paper_comparison", "prior_adjusted", "scores", "signed_points"]
+
+
+def signed_points(fraction: float) -> str:
+    """A difference of accuracies in percentage points, signed, one decimal, never "-0.0".
+
+    >>> signed_points(0.0071), signed_points(-0.0004), signed_points(-0.012)
+    ('+0.7', '0.0', '-1.2')
+    """
+    value = round(fraction * 100, 1)
+    return "0.0" if value == 0 else f"{value:+.1f}"
 
 
 def accuracy_interval(correct: np.ndarray, n_boot: int = 10_000, seed: int = 0,
@@ -102,16 +112,22 @@ def paper_comparison(ours: Mapping[str, tuple[np.ndarray, str]], labels: np.ndar
 
 
 def ablation_table(base: np.ndarray, removed: Mapping[str, np.ndarray], labels: np.ndarray,
-                   n_boot: int = 10_000) -> pd.DataFrame:
-    """One row per ingredient removed: its run's test accuracy and the paired difference
-    from the full recipe ``base`` (probabilities ``[N, C]`` on the same test faces), with a
-    95 % interval and p-value. A positive difference: the ingredient helps."""
+                   classes: Sequence[str], n_boot: int = 10_000) -> pd.DataFrame:
+    """One row per ingredient removed (after a first row for the full recipe ``base``):
+    test accuracy, macro-F1 and Disgust recall of its run (probabilities ``[N, C]`` on the
+    same test faces), and the paired difference in accuracy, full recipe minus this run,
+    with its 95 % interval and p-value. A positive difference: the ingredient helps
+    accuracy; the other columns show what it does for the rare classes."""
+    def row(probs: np.ndarray) -> dict[str, float]:
+        s = scores(probs, labels, classes)
+        return {"test accuracy": s["accuracy"], "macro-F1": s["macro_f1"],
+                "Disgust recall": s["recall"].get("Disgust", np.nan)}
+
     base_correct = base.argmax(1) == labels
-    rows = []
+    rows = [{"without": "(nothing: the full recipe)", **row(base)}]
     for ingredient, probs in removed.items():
-        correct = probs.argmax(1) == labels
-        test = paired_bootstrap(base_correct, correct, n_boot=n_boot)
-        rows.append({"without": ingredient, "test accuracy": float(correct.mean()),
+        test = paired_bootstrap(base_correct, probs.argmax(1) == labels, n_boot=n_boot)
+        rows.append({"without": ingredient, **row(probs),
                      "full recipe minus this": test.difference, "low": test.low,
                      "high": test.high, "p-value": test.p_value})
     return pd.DataFrame(rows).set_index("without")

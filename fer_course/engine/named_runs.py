@@ -51,6 +51,16 @@ def training_estimate(name: str, profile: Profile) -> str:
                 return took
             return (f"the stored cpu run took {took}; under {profile.name!r} ({profile.epochs} "
                     f"epochs at {profile.image_size} px) expect a different time")
+    spec = run_spec(name) if name.startswith("best") else None
+    if spec is not None and spec.kind == "best" and name != "best":
+        # a variant of the best recipe: the stored recipe's seconds per epoch, scaled
+        reference = RunStore(profile.name).stored("best")
+        if reference.file(reference.HISTORY).is_file():
+            per_epoch = float(reference.read_history()["seconds"].mean())
+            epochs = spec.recipe(profile).epochs
+            device = RunCard.load(reference.file(reference.CARD)).device
+            return (f"about {_minutes(per_epoch * epochs)} on {device}, from the stored "
+                    f"best run's {per_epoch:.0f} s per epoch")
     return f"no stored run of {name} to time it by"
 
 
@@ -102,7 +112,8 @@ def fit_named_run(data: FERData, name: str, profile: Profile, *, train_missing: 
         if not train_missing:
             what = ("its weights are not shipped" if as_registered and stored.is_finished()
                     else f"it is neither finished in the local runs folder "
-                         f"({store.runs_dir.name}/) nor committed in results/{profile.name}/")
+                         f"({store.runs_dir.name}/) nor committed in "
+                         f"results/{stored.path.parent.name}/")
             raise MissingRunError(
                 f"{name} ({profile.name} profile): {what}. Set the chapter's parameter "
                 f"train_missing = True to train it here ({training_estimate(name, profile)}), "
