@@ -1,7 +1,7 @@
 """The ``best`` recipe's augmentation for 48 px faces, batched on the training device.
 
-At 48 px a face has little room: the paper's 45 degree rotations and black corners cost
-more than they teach. Here each face gets one affine map drawn from small ranges
+At 48 px a face has little room: the paper's 45 degree rotations leave black corners over
+a large part of it. Here each face gets one affine map drawn from small ranges
 (rotation, zoom, shift, mirror), resampled once, then, with probability ``erase_p``, a
 random rectangle of its area (2-20 %) replaced by noise, so the network cannot lean on
 one region such as the mouth. Output: gray ``[B, 1, S, S]`` on ``[0, 1]`` (the network
