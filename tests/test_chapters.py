@@ -271,7 +271,8 @@ KEY_NUMBER_CHECKS = {
     # ablation run of the smoke defaults and an ensemble of the two smoke members
     "07_beat_the_paper": lambda n: abs(n["lr_peak_step"] - 0.2 * n["lr_steps"]) <= 2
     and n["test_low"] <= n["test_accuracy"] <= n["test_high"]
-    and set(n["ablation"]) == {"balance", "smoothing", "erasing", "affine", "dropout"}
+    and set(n["ablation"]) == {"(nothing: the full recipe)", "balance", "smoothing", "erasing",
+                               "affine", "dropout"}
     and n["ensemble_test"] is not None and 0 <= n["prior_power"] <= 1,
 }
 
