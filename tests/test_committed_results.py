@@ -13,9 +13,9 @@ from fer_course.engine.inference import load_run_model
 from fer_course.profiles import PROFILES, get_profile
 from fer_course.runs import REGISTRY, RunFolder, registry_mismatch, results_root, run_spec
 from fer_course.runs.registry import is_ablation
+from fer_course.runs.store import ABLATION_SUFFIX as ABLATION
 
 COMMITTED = sorted(p for p in results_root().glob("*/*") if RunFolder(p).is_finished())
-ABLATION = "-ablation"  # results/best-ablation/: the runs that measure the best recipe
 
 
 def profile_of(path: Path) -> str:
