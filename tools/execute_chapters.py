@@ -32,15 +32,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chapters", default=None, help="comma list of prefixes, e.g. 02,04")
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--times", default=None, help="write the wall times here (Markdown)")
+    parser.add_argument("--runs-dir", default="fresh",
+                        help="the empty runs folder under runs/ (one per parallel execution)")
     args = parser.parse_args(argv)
     chapters = sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
     if args.chapters:
         wanted = tuple(args.chapters.split(","))
         chapters = [c for c in chapters if c.name.startswith(wanted)]
     os.environ["FER_COURSE_PROFILE"] = args.profile
-    fresh = ROOT / "runs" / "fresh"  # an empty runs folder, as in a fresh clone (ignored by git)
+    fresh = ROOT / "runs" / args.runs_dir  # an empty runs folder, as in a fresh clone (ignored)
     shutil.rmtree(fresh, ignore_errors=True)
-    os.environ["FER_COURSE_RUNS_DIR"] = "../runs/fresh"  # relative: no machine path is printed
+    os.environ["FER_COURSE_RUNS_DIR"] = f"../runs/{args.runs_dir}"  # relative: no machine path
     rows, failed = [], []
     for chapter in chapters:
         t0 = time.time()
