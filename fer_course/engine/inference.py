@@ -22,11 +22,13 @@ from torch import nn
 
 from fer_course.augment import AugmentConfig, eval_transform, face_eval_input
 from fer_course.devices import pick_device
+from fer_course.engine.best_task import build_best_model
 from fer_course.models import build_backbone
 from fer_course.models.autoencoder import IMAGE_SIZE as AUTOENCODER_SIZE
 from fer_course.models.autoencoder import build_autoencoder
-from fer_course.models.small_cnn import FlipAveraged, SmallFaceNet
+from fer_course.models.small_cnn import FlipAveraged
 from fer_course.runs.folder import RunFolder
+from fer_course.runs.recipes import BestRecipe
 
 
 class LoadedModel(NamedTuple):
@@ -90,8 +92,8 @@ def load_run_model(run: RunFolder | str | os.PathLike,
         model = build_autoencoder(settings["latent_dim"])
         size, is_autoencoder = AUTOENCODER_SIZE, True
     elif gray:
-        model = SmallFaceNet(_head_classes(state), widths=settings["widths"],
-                             dropout=settings["dropout"])
+        recipe = BestRecipe(widths=tuple(settings["widths"]), dropout=settings["dropout"])
+        model = build_best_model(recipe, _head_classes(state))
         if settings["tta"]:
             model = FlipAveraged(model)
             state = {f"model.{k}": v for k, v in state.items()}

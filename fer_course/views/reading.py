@@ -23,10 +23,20 @@ import pandas as pd
 MISSING = "—"
 
 
-def p_text(p: float) -> str:
-    """A p-value as a reader writes it: two significant digits, ``3.5e-6`` below 0.001."""
+def p_text(p: float, floor: float | None = None) -> str:
+    """A p-value as a reader writes it: two significant digits, ``3.5e-6`` below 0.001.
+    ``floor``: the smallest p-value the method resolves (a bootstrap of ``n`` draws:
+    ``1 / n``); a p-value of 0 below it reads ``< floor``.
+
+    >>> p_text(0.0, floor=1e-4), p_text(0.0)
+    ('< 1e-4', '< 1e-300')
+    """
     if p is None or (isinstance(p, float) and math.isnan(p)):
         return MISSING
+    if p <= 0:
+        floor = floor or 1e-300
+        return f"< 1e{round(math.log10(floor))}" if math.log10(floor).is_integer() else \
+            f"< {p_text(floor)}"
     if p < 0.001:
         mantissa, exponent = f"{p:.1e}".split("e")
         return f"{mantissa}e{int(exponent)}"
@@ -47,14 +57,15 @@ def readable(table: pd.DataFrame, names: Mapping[str, str] | None = None,
              digits: int = 3) -> pd.DataFrame:
     """A copy of ``table`` as text cells: ``names`` renames columns (others lose their
     underscores), whole-number columns become integers, columns whose name contains ``p``
-    as a word (``p``, ``p_value``, ``p-value``) become p-values, other floats get ``digits``
+    as a word (``p``, ``p_value``, ``p-value``) become p-values (0 reads ``< floor`` when
+    ``table.attrs["p_floor"]`` gives the method's resolution), other floats get ``digits``
     decimals, and missing cells show ``—``."""
     out = pd.DataFrame(index=table.index)
     for column in table.columns:
         values = table[column]
         key = str(column).lower().replace("-", "_").split("_")
         if "p" in key and values.dtype.kind == "f":
-            cells = [p_text(v) for v in values]
+            cells = [p_text(v, table.attrs.get("p_floor")) for v in values]
         elif _is_count(values):
             cells = [MISSING if pd.isna(v) else str(int(v)) for v in values]
         elif values.dtype.kind == "f":

@@ -1,0 +1,47 @@
+"""What a page shows: readable tables and p-values (fer_course.views.reading)."""
+
+import math
+
+import pandas as pd
+
+from fer_course.analysis.best_report import ablation_points
+from fer_course.views.reading import finding, p_text, readable
+
+
+def test_p_values_read_as_written_by_hand() -> None:
+    assert p_text(3.5e-6) == "3.5e-6"
+    assert p_text(0.00012) == "1.2e-4"
+    assert p_text(0.0412) == "0.041"
+    assert p_text(0.13) == "0.13"
+    assert p_text(float("nan")) == "—"
+    assert p_text(0.0, floor=1e-4) == "< 1e-4"  # a bootstrap of 10,000 draws
+    assert p_text(0.0, floor=1 / 3000) == "< 3.3e-4"
+
+
+def test_readable_table_has_no_nan_counts_as_integers_and_human_names() -> None:
+    table = pd.DataFrame({"test_acc": [0.69123, math.nan], "faces": [3376.0, 12.0],
+                          "p_value": [3.5e-6, 0.2], "member": ["resnet18", None]})
+    shown = readable(table, names={"test_acc": "test accuracy"})
+    assert list(shown.columns) == ["test accuracy", "faces", "p value", "member"]
+    assert shown.iloc[0].tolist() == ["0.691", "3376", "3.5e-6", "resnet18"]
+    assert shown.iloc[1].tolist() == ["—", "12", "0.20", "—"]
+    assert "nan" not in shown.to_string().lower()
+
+
+def test_ablation_points_swap_the_interval_to_this_run_minus_the_full_recipe() -> None:
+    table = pd.DataFrame({"test accuracy": [0.653, 0.675], "macro-F1": [0.607, 0.647],
+                          "Disgust recall": [0.545, 0.691],
+                          "full recipe minus this": [math.nan, -0.022],
+                          "low": [math.nan, -0.035], "high": [math.nan, -0.010],
+                          "p-value": [math.nan, 0.0]},
+                         index=pd.Index(["(full)", "affine"], name="without"))
+    shown = readable(ablation_points(table, n_boot=10_000))
+    assert shown.loc["affine", "accuracy change (points)"] == "+2.2"
+    assert shown.loc["affine", "95 % interval"] == "+1.0 to +3.5"
+    assert shown.loc["affine", "p-value"] == "< 1e-4"
+    assert shown.loc["(full)"].tolist()[-3:] == ["—", "—", "—"]
+
+
+def test_finding_is_markdown_that_wraps() -> None:
+    shown = finding("The ensemble is **3.0 points** more accurate.")
+    assert shown._repr_markdown_() == "The ensemble is **3.0 points** more accurate."
