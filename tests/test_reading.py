@@ -45,3 +45,13 @@ def test_ablation_points_swap_the_interval_to_this_run_minus_the_full_recipe() -
 def test_finding_is_markdown_that_wraps() -> None:
     shown = finding("The ensemble is **3.0 points** more accurate.")
     assert shown._repr_markdown_() == "The ensemble is **3.0 points** more accurate."
+
+
+def test_shown_source_fits_the_column_and_drops_docstrings() -> None:
+    from fer_course.models.small_cnn import SmallFaceNet
+    from fer_course.views.source import WIDTH, source_text
+
+    shown = source_text(SmallFaceNet)
+    assert '"""' not in shown  # the docstring is left out
+    assert max(len(line) for line in shown.splitlines()) <= WIDTH  # library lines are 100 wide
+    assert "nn.init.kaiming_normal_(" in shown and "def forward(" in shown

@@ -7,9 +7,15 @@ def source_text(obj: Any) -> str:
 from __future__ import annotations
 
 import ast
+import importlib.util
 import inspect
+import shutil
+import subprocess
+import sys
 import textwrap
 from typing import Any
+
+WIDTH = 76  # characters: a code block of the book's column holds this many without scrolling
 
 
 def source_text(obj: Any) -> str:
@@ -28,7 +34,23 @@ def source_text(obj: Any) -> str:
             after = body[0].end_lineno  # the blank line a docstring leaves behind
             if after < len(lines) and not lines[after].strip():
                 drop.add(after)
-    return "\n".join(line for i, line in enumerate(lines) if i not in drop)
+    return _narrow("\n".join(line for i, line in enumerate(lines) if i not in drop))
+
+
+def _narrow(code: str, width: int = WIDTH) -> str:
+    """``code`` re-wrapped to ``width`` columns by ruff's formatter where it is installed
+    (the library is written 100 columns wide); unchanged where it is not."""
+    if max(map(len, code.splitlines()), default=0) <= width:
+        return code
+    if importlib.util.find_spec("ruff") is not None:
+        ruff = [sys.executable, "-m", "ruff"]
+    elif shutil.which("ruff"):
+        ruff = [shutil.which("ruff")]
+    else:
+        return code
+    done = subprocess.run([*ruff, "format", f"--line-length={width}", "--stdin-filename",
+                           "shown.py", "-"], input=code, capture_output=True, text=True)
+    return done.stdout.rstrip("\n") if done.returncode == 0 else code
 
 
 def show_source(*objects: Any) -> Any:
