@@ -100,6 +100,7 @@ def test_the_figure_has_a_row_per_decoding(model) -> None:
     fig = index_swap_figure(model, faces(3))
     assert len(fig.axes) == 6 * 3
     assert fig.get_size_inches()[0] <= 7.0
+    assert len(index_swap_figure(model, faces(6), columns=2).axes) == 6 * 2
 
 
 def test_index_bits_of_the_papers_encoder(model) -> None:

@@ -147,16 +147,17 @@ def index_swap_errors(model: MultitaskAutoencoder, faces: torch.Tensor,
 
 
 def index_swap_figure(model: MultitaskAutoencoder, faces: torch.Tensor,
-                      donors: torch.Tensor | None = None) -> Figure:
-    """One column per face A (at most 7): A, the donor B, and the four decodings of
-    ``_swaps`` (A's own reconstruction first), one per row."""
+                      donors: torch.Tensor | None = None, columns: int = 4) -> Figure:
+    """One column per face A (the first ``columns`` faces): A, the donor B, and the four
+    decodings of ``_swaps`` (A's own reconstruction first), one per row. Few columns and
+    large row titles keep it legible on a phone."""
     if donors is None:
         donors = faces.roll(-1, 0)
-    faces, donors = faces[:7], donors[:7]
+    faces, donors = faces[:columns], donors[:columns]
     rows = {"face A (gives the code)": faces, "face B (gives the indices)": donors,
             **_swaps(model, faces, donors)}
     fig, axes = plt.subplots(len(rows), len(faces), squeeze=False, layout="constrained",
-                             figsize=(min(7.0, 0.95 * len(faces) + 0.2), 1.05 * len(rows)))
+                             figsize=(min(7.0, 1.3 * len(faces) + 0.2), 1.45 * len(rows)))
     for row, (name, images) in enumerate(rows.items()):
         for col, image in enumerate(images):
             if image.dtype == torch.uint8:
@@ -165,7 +166,7 @@ def index_swap_figure(model: MultitaskAutoencoder, faces: torch.Tensor,
                 shown = denormalize(image.float(), INPUT)[0].numpy()
             axes[row, col].imshow(shown, cmap="gray", vmin=0, vmax=1)
             axes[row, col].axis("off")
-        axes[row, 0].set_title(name, loc="left", fontsize=9)
+        axes[row, 0].set_title(name, loc="left", fontsize=12)
     return fig
 
 
