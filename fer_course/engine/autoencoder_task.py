@@ -101,7 +101,7 @@ class AutoencoderTask(TaskState):
         total, ce, mse = multitask_loss(logits, reconstruction, x, y, lam=self.recipe.lam)
         if self.recipe.task != "multitask":  # one head alone: its own loss
             total = mse if self.recipe.task == "reconstruct" else ce
-        # the same error on the 0-1 pixel scale (the paper's, without normalisation)
+        # the same error on the paper's 0-1 pixel scale (no normalisation)
         mse_pixels = F.mse_loss(reconstruction * self.std, x * self.std)
         return {"loss": total, "ce": ce, "mse": mse, "mse_pixels": mse_pixels,
                 "logits": logits}

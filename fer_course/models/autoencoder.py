@@ -106,8 +106,9 @@ class ConvEncoder(nn.Module):
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, PoolingIndices]:
         if images.ndim != 4 or tuple(images.shape[1:]) != (3, IMAGE_SIZE, IMAGE_SIZE):
             raise ValueError(
-                f"the autoencoder takes [B, 3, {IMAGE_SIZE}, {IMAGE_SIZE}] images, got "
-                f"{list(images.shape)} (repeat gray images to 3 channels; do not resize)"
+                f"the autoencoder takes [B, 3, {IMAGE_SIZE}, {IMAGE_SIZE}] "
+                f"images, got {list(images.shape)} (repeat gray images "
+                "to 3 channels; do not resize)"
             )
         features, indices = images, []
         for stage, pool in zip(self.stages, self.pools):
