@@ -22,8 +22,11 @@ from fer_course.analysis.ensemble_report import (
     member_runs,
     member_table,
     reached_share,
+    recall_change,
+    recall_sentence,
     simulated_members,
     tie_rate_table,
+    top_k_states,
 )
 from fer_course.analysis.significance import BootstrapResult, McNemarResult, paired_bootstrap
 from fer_course.data import make_synthetic_fer
@@ -121,6 +124,58 @@ def test_comparison_uses_the_paired_tests(members) -> None:
         result.bootstrap.difference)
     table = result.table()
     assert table.shape[0] == 3 and "95% interval" in table.columns
+    assert table.attrs["p_floor"] == 1 / 500  # a bootstrap p of 0 means p < 1 / n_boot
+
+
+def test_the_table_shows_the_exact_p_and_the_bootstrap_floor() -> None:
+    from fer_course.views.reading import readable
+
+    choice = EnsembleChoice("soft", 3, (0, 1, 2), 0.7, 0.7)
+    # 40 images only the ensemble gets right, 5 only the member: 2 * P(X <= 5),
+    # X ~ Binomial(45, 1/2) = 2 * (1 + 45 + 990 + 14190 + 148995 + 1221759) / 2**45
+    exact = 2 * 1385980 / 2**45
+    result = SingleVsEnsemble(choice, "resnet18", 0.60, 0.63, 3589,
+                              BootstrapResult(0.03, 0.02, 0.04, 0.0, 0.95, 10_000),
+                              McNemarResult(40, 5, exact, "exact binomial"))
+    cells = readable(result.table()).iloc[2]
+    assert cells["bootstrap p"] == "< 1e-4"  # no resample reached 0: below 1 / 10,000
+    assert cells["McNemar p"] == "7.9e-8" and f"{exact:.1e}" == "7.9e-08"
+    assert cells["95% interval"] == "[+0.020, +0.040]"
+    assert "McNemar p = 7.9e-8" in result.sentence()
+    assert "3,589 test images" in result.sentence()
+
+
+def test_recall_change_in_words() -> None:
+    table = recall_change([0.30, 0.0, 0.26, 0.78, 0.51], [0.33, 0.0, 0.20, 0.78, 0.42],
+                          ["Angry", "Disgust", "Fear", "Happy", "Sad"])
+    assert table["change"].round(3).tolist() == [0.03, 0.0, -0.06, 0.0, -0.09]
+    text = recall_sentence(table)
+    assert "more than its best member on 1 of the 5 classes (Angry +3.0 points)" in text
+    assert "less on 2 (Sad -9.0 points, Fear -6.0 points)" in text  # largest change first
+    assert "Unchanged: Happy." in text and "single Disgust face" in text
+    assert "trades recall" in text  # unlike the paper's "nearly every class"
+    nearly = recall_change([0.3, 0.4, 0.5, 0.6], [0.4, 0.5, 0.6, 0.59], list("ABCD"))
+    assert "close to the paper's finding" in recall_sentence(nearly)
+    better = recall_change([0.3, 0.4], [0.4, 0.4], list("AB"))
+    assert "at least as good on every class" in recall_sentence(better)
+    same = recall_change([0.3, 0.4], [0.3, 0.4], list("AB"))
+    assert "exactly as its best member" in recall_sentence(same)
+
+
+def test_top_k_states_are_the_ensembles_of_the_validation_order(members) -> None:
+    states = top_k_states(members, seed=0)
+    order = ensemble.order_by(members.accuracies("val"))
+    weights = members.accuracies("val")
+    for rule in ensemble.RULES:
+        assert [s["k"] for s in states[rule]] == list(range(1, len(members) + 1))
+        for state in states[rule]:
+            chosen = order[:state["k"]]
+            assert state["members"] == [members.names[i] for i in chosen]
+            predicted = ensemble.ensemble_predictions(members.test_probs, chosen, rule,
+                                                      weights, seed=0)
+            assert state["test"] == ensemble.accuracy(predicted, members.test_labels)
+    # k = 1 is the best member by validation under every rule
+    assert {s[0]["val"] for s in states.values()} == {float(members.accuracies("val").max())}
 
 
 def verdict(difference: float, low: float, high: float, k: int = 3) -> str:

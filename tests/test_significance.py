@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from fer_course.analysis.significance import (
+    BootstrapResult,
+    McNemarResult,
     binomial_two_sided,
     bootstrap_means,
     mcnemar,
@@ -102,3 +104,13 @@ def test_input_errors() -> None:
         paired_bootstrap([True], [False], confidence=95)
     with pytest.raises(ValueError, match="n_boot"):
         paired_bootstrap([True], [False], n_boot=0)
+
+
+def test_p_values_as_a_reader_writes_them() -> None:
+    from fer_course.analysis.significance import readable_p
+
+    assert McNemarResult(40, 5, 2 * 1385980 / 2**45, "exact binomial").p_text == "p = 7.9e-8"
+    assert [readable_p(p) for p in (0.0386, 0.5, 0.005, 0.0)] == [
+        "0.039", "0.50", "0.005", "< 1e-300"]
+    result = BootstrapResult(0.03, 0.02, 0.04, 0.0, 0.95, 10_000)
+    assert result.p_floor == 1e-4 and result.p_text == "p < 0.0001"

@@ -65,8 +65,8 @@ def one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
     return np.eye(num_classes)[labels]
 
 
-def vote_counts(labels: np.ndarray, num_classes: int, weights: np.ndarray | None = None,
-                ) -> np.ndarray:
+def vote_counts(labels: np.ndarray, num_classes: int,
+                weights: np.ndarray | None = None) -> np.ndarray:
     """Votes per class ``[n_samples, num_classes]``: the sum over models m of
     ``weights[m] * one_hot(labels[m])``, every weight 1 when none are given.
 
@@ -74,11 +74,12 @@ def vote_counts(labels: np.ndarray, num_classes: int, weights: np.ndarray | None
     [[2.0, 0.0, 0.0], [0.0, 1.0, 1.0]]
     """
     labels = _check_labels(labels)
-    w = np.ones(len(labels)) if weights is None else np.asarray(weights, dtype=np.float64)
+    w = _weights_or_ones(weights, len(labels))
     return (w[:, None, None] * one_hot(labels, num_classes)).sum(0)
 
 
-def break_ties(scores: np.ndarray, rng: np.random.Generator | int | None = None) -> np.ndarray:
+def break_ties(scores: np.ndarray,
+               rng: np.random.Generator | int | None = None) -> np.ndarray:
     """The class with the highest score, row by row. A tie goes to a uniformly random tied
     class when ``rng`` (a generator or an int seed) is given, else to the lowest tied class.
 
@@ -90,7 +91,8 @@ def break_ties(scores: np.ndarray, rng: np.random.Generator | int | None = None)
     """
     if rng is None:
         return scores.argmax(-1)
-    # One draw per (sample, class), tied or not: a seed gives the same draws for any k.
+    # One draw per (sample, class), tied or not: a seed gives the same
+    # draws for any k.
     noise = np.random.default_rng(rng).random(scores.shape)
     tied = scores == scores.max(-1, keepdims=True)
     return np.where(tied, noise, -1.0).argmax(-1)
@@ -106,7 +108,8 @@ def tie_rate(labels: np.ndarray, num_classes: int) -> float:
     return float(((counts == counts.max(-1, keepdims=True)).sum(-1) > 1).mean())
 
 
-def majority_vote(labels: np.ndarray, rng: np.random.Generator | int | None = None,
+def majority_vote(labels: np.ndarray,
+                  rng: np.random.Generator | int | None = None,
                   num_classes: int | None = None) -> np.ndarray:
     """Combine the class predictions of several models by majority vote.
 
@@ -117,10 +120,12 @@ def majority_vote(labels: np.ndarray, rng: np.random.Generator | int | None = No
     array([0, 2])
     """
     labels = _check_labels(labels)
-    return break_ties(vote_counts(labels, num_classes or int(labels.max()) + 1), rng)
+    num_classes = num_classes or int(labels.max()) + 1
+    return break_ties(vote_counts(labels, num_classes), rng)
 
 
-def weighted_vote(labels: np.ndarray, weights: Sequence[float] | np.ndarray,
+def weighted_vote(labels: np.ndarray,
+                  weights: Sequence[float] | np.ndarray,
                   num_classes: int = 7) -> np.ndarray:
     """Each model's vote counts ``weights[m]`` (e.g. its validation accuracy); ties go to
     the lowest tied class. One strong model can outvote two weak ones:
@@ -131,7 +136,8 @@ def weighted_vote(labels: np.ndarray, weights: Sequence[float] | np.ndarray,
     labels = _check_labels(labels)
     if len(weights) != len(labels):
         raise ValueError(f"{len(weights)} weights for {len(labels)} models")
-    return vote_counts(labels, num_classes, np.asarray(weights)).argmax(-1)
+    counts = vote_counts(labels, num_classes, np.asarray(weights))
+    return counts.argmax(-1)
 
 
 def soft_vote(probs: np.ndarray) -> np.ndarray:
@@ -142,7 +148,8 @@ def soft_vote(probs: np.ndarray) -> np.ndarray:
     """
     probs = np.asarray(probs)
     if probs.ndim != 3:
-        raise ValueError(f"probs must be [n_models, n_samples, n_classes], got {list(probs.shape)}")
+        raise ValueError("probs must be [n_models, n_samples, n_classes], "
+                         f"got {list(probs.shape)}")
     return probs.mean(0).argmax(-1)
 
 

@@ -174,19 +174,25 @@ class SingleVsEnsemble:
     mcnemar: McNemarResult
 
     def table(self) -> pd.DataFrame:
-        """Two rows (the single member, the ensemble) and one for their difference."""
+        """Two rows (the single member, the ensemble) and one for their difference, with
+        its interval and p-values (``views.reading.readable`` shows a bootstrap p of 0 as
+        ``< 1 / n_boot``, from ``attrs["p_floor"]``)."""
         b, pct = self.bootstrap, f"{self.bootstrap.confidence:.0%}"
-        return pd.DataFrame([
+        table = pd.DataFrame([
             {"what": f"best single member ({self.single})", "test accuracy": self.single_test},
             {"what": f"ensemble: {self.choice.rule}, top {self.choice.k} by val",
              "test accuracy": self.ensemble_test},
             {"what": "difference (ensemble - single)", "test accuracy": b.difference,
-             f"{pct} interval": f"[{b.low:+.4f}, {b.high:+.4f}]",
-             "bootstrap p": b.p_value, "McNemar p": self.mcnemar.p_value},
+             f"{pct} interval": f"[{b.low:+.3f}, {b.high:+.3f}]",
+             "bootstrap_p": b.p_value, "McNemar_p": self.mcnemar.p_value},
         ]).set_index("what")
+        # a bootstrap p of 0 means "no resample reached 0": below 1 / n_boot, not zero
+        table.attrs["p_floor"] = b.p_floor
+        return table
 
     def sentence(self) -> str:
-        """What the comparison says, in words that hold whichever way it fell."""
+        """What the comparison says, in words that hold whichever way it fell: a short
+        paragraph (Markdown) of three sentences."""
         b, m = self.bootstrap, self.mcnemar
         if self.choice.k == 1:
             return ("Validation chose a single model (k = 1), so the 'ensemble' is the best "
@@ -194,23 +200,23 @@ class SingleVsEnsemble:
         pp = f"{100 * abs(b.difference):.1f} percentage points"
         interval = (f"{b.confidence:.0%} interval {100 * b.low:+.1f} to {100 * b.high:+.1f} "
                     "points")
-        counts = (f"the ensemble alone is right on {m.a_only} of the {self.n_images} test "
-                  f"images, the single member alone on {m.b_only} (McNemar p = "
-                  f"{m.p_value:.2g})")
+        counts = (f"Of the {self.n_images:,} test images, the ensemble alone is right on "
+                  f"{m.a_only:,} and the single member alone on {m.b_only:,} (McNemar "
+                  f"{m.p_text}).")
         if b.difference == 0:
             head = "The ensemble and the best single member are equally accurate on test"
         else:
             way = "more" if b.difference > 0 else "less"
             head = f"The ensemble is {pp} {way} accurate than the best single member on test"
         if b.low > 0:
-            verdict = ("the interval lies above 0: the gain is larger than the luck of "
-                       "drawing these test images would explain")
+            verdict = ("The interval lies above 0: the gain is larger than the luck of "
+                       "drawing these test images would explain.")
         elif b.high < 0:
-            verdict = "the interval lies below 0: the ensemble is really worse"
+            verdict = "The interval lies below 0: the ensemble is really worse."
         else:
-            verdict = ("the interval includes 0: these test images cannot tell the two apart, "
-                       "and the gain may be the luck of the draw")
-        return f"{head} ({interval}); {counts}; {verdict}."
+            verdict = ("The interval includes 0: these test images cannot tell the two apart, "
+                       "and the gain may be the luck of the draw.")
+        return f"{head} ({interval}). {counts} {verdict}"
 
 
 def compare_with_best_single(members: EnsembleMembers, choice: EnsembleChoice, seed: int = 0,
@@ -227,6 +233,121 @@ def compare_with_best_single(members: EnsembleMembers, choice: EnsembleChoice, s
         paired_bootstrap(ensemble_correct, single_correct, n_boot=n_boot, seed=seed,
                          confidence=confidence),
         mcnemar(ensemble_correct, single_correct))
+
+
+def recall_change(best_member: Sequence[float], ensemble: Sequence[float],
+                  classes: Sequence[str]) -> pd.DataFrame:
+    """Per class: the test recall of the best member and of the ensemble, and the change
+    (ensemble minus member).
+
+    >>> recall_change([0.5, 0.0], [0.6, 0.0], ["Angry", "Disgust"])["change"].round(3).tolist()
+    [0.1, 0.0]
+    """
+    table = pd.DataFrame({"best member": np.asarray(best_member, dtype=np.float64),
+                          "ensemble": np.asarray(ensemble, dtype=np.float64)},
+                         index=pd.Index(list(classes), name="class"))
+    return table.assign(change=table["ensemble"] - table["best member"])
+
+
+def recall_sentence(table: pd.DataFrame, paper_says_nearly_all: bool = True) -> str:
+    """A ``recall_change`` table in words: the classes the ensemble recalls better and
+    worse than its best member (in percentage points), the classes neither recognises,
+    and how that compares with the paper's ensemble, better on nearly every class.
+
+    >>> t = recall_change([0.3, 0.0, 0.5, 0.8], [0.4, 0.0, 0.45, 0.79],
+    ...                   ["Angry", "Disgust", "Sad", "Happy"])
+    >>> print(recall_sentence(t))  # doctest: +NORMALIZE_WHITESPACE
+    The ensemble recalls more than its best member on 1 of the 4 classes (Angry +10.0
+    points) and less on 2 (Sad -5.0 points, Happy -1.0 points). Neither recognises a single
+    Disgust face (recall 0 for both). The paper's ensemble was better on nearly every
+    class; here the vote trades recall between classes: it follows what most members say,
+    so a class that the best member recognises better than the others can lose.
+    """
+    change = table["change"].round(12)
+    never = [c for c in table.index
+             if table.loc[c, "best member"] == 0 and table.loc[c, "ensemble"] == 0]
+
+    def listed(classes: Sequence[str]) -> str:
+        ranked = sorted(classes, key=lambda c: -abs(change[c]))
+        return ", ".join(f"{c} {100 * change[c]:+.1f} points" for c in ranked)
+
+    better = [c for c in table.index if change[c] > 0]
+    worse = [c for c in table.index if change[c] < 0]
+    n = len(table)
+    if not better and not worse:
+        return ("The ensemble recalls every class exactly as its best member does (the "
+                "same predictions, as when validation chooses k = 1).")
+    parts = [f"The ensemble recalls more than its best member on {len(better)} of the {n} "
+             f"classes" + (f" ({listed(better)})" if better else "")]
+    parts.append(f" and less on {len(worse)}" + (f" ({listed(worse)})." if worse else "."))
+    same = [c for c in table.index if change[c] == 0 and c not in never]
+    if same:
+        parts.append(f" Unchanged: {', '.join(same)}.")
+    if never:
+        parts.append(f" Neither recognises a single {' or '.join(never)} face (recall 0 "
+                     "for both).")
+    if not paper_says_nearly_all:
+        return "".join(parts)
+    if not worse:
+        parts.append(" As in the paper, the ensemble is at least as good on every class.")
+    elif len(worse) == 1 and len(better) >= n - 2:
+        parts.append(" That is close to the paper's finding, an ensemble better on nearly "
+                     "every class.")
+    else:
+        parts.append(" The paper's ensemble was better on nearly every class; here the vote "
+                     "trades recall between classes: it follows what most members say, so a "
+                     "class that the best member recognises better than the others can lose.")
+    return "".join(parts)
+
+
+def top_k_states(members: EnsembleMembers, rules: Sequence[str] = RULES,
+                 seed: int = 0) -> dict[str, list[dict[str, Any]]]:
+    """Every state of the top-k view, precomputed: per rule, per k (members in validation
+    order), the members' names and the ensemble's validation and test accuracy.
+
+    >>> states = top_k_states(simulated_members(3, n_images=200), rules=["soft"])
+    >>> [s["k"] for s in states["soft"]], len(states["soft"][1]["members"])
+    ([1, 2, 3], 2)
+    """
+    order = order_by(members.accuracies("val"))
+    weights = members.accuracies("val")
+    states: dict[str, list[dict[str, Any]]] = {}
+    for rule in rules:
+        states[rule] = []
+        for k in range(1, len(order) + 1):
+            state: dict[str, Any] = {"k": k, "members": [members.names[i] for i in order[:k]]}
+            for split in ("val", "test"):
+                probs, labels = members.split(split)
+                predicted = ensemble_predictions(probs, order[:k], rule, weights, seed=seed)
+                state[split] = float((predicted == labels).mean())
+            states[rule].append(state)
+    return states
+
+
+def seed_pool_runs(profile: str, runs_dir: str | os.PathLike,
+                   recipe: str = "BestRecipe") -> list:
+    """The finished runs of one recipe that differ only by their seed (``best``,
+    ``best-seed1`` ...), from the run store of ``profile`` (local runs under ``runs_dir``,
+    then the committed ones): a pool of equally made members."""
+    from fer_course.runs import RunStore, run_spec
+
+    return [r for r in RunStore(profile, runs_dir).all()
+            if r.read_settings().get("recipe") == recipe
+            and set(run_spec(r.path.name).options) <= {"seed"}]
+
+
+def seed_pool_missing(runs: Sequence, profile: str) -> str:
+    """What to run when fewer than two ``seed_pool_runs`` are stored (Markdown), with the
+    time one stored run took, from its run card."""
+    from fer_course.runs import RunCard
+
+    took = "".join(
+        f" (`{run.path.name}` took {(run.read_metrics().get('wall_time_s') or 0) / 60:.0f} "
+        f"min on {RunCard.load(run.file('run_card.json')).device})" for run in runs[:1])
+    return (f"{len(runs)} run(s) of chapter 7's recipe are stored under `{profile}`: the "
+            "second pool needs two or more. Train more seeds with `python "
+            "tools/train_results.py --profile best --runs best-seed1,best-seed2`, each as "
+            f"long as one `best` run{took}.")
 
 
 def leak_table(members: EnsembleMembers, rules: Sequence[str] = RULES) -> pd.DataFrame:
@@ -296,16 +417,17 @@ def reached_share(acc: Sequence[float], at: int) -> float:
 
 
 def advice_sentence(curve: Sequence[float], rule: str, at: int = 5) -> str:
-    """The paper's "top ``at``" advice checked on one curve, in words."""
+    """The paper's "top ``at``" advice checked on one curve, in words that start with
+    ``rule`` (any label of the curve)."""
     acc = np.asarray(curve, dtype=np.float64)
     n, best = len(acc), int(np.argmax(acc)) + 1
     if n < at:
-        return (f"With {n} members the curve stops before k = {at}: the advice cannot be "
-                f"checked here (the best {rule} ensemble has k = {best}).")
+        return (f"{rule}: with {n} members the curve stops before k = {at}, so the advice "
+                f"cannot be checked here (best k = {best}).")
     share = reached_share(acc, at)
     if np.isnan(share):
-        return (f"No {rule} ensemble beats the single best member on this curve, so there is "
-                f"no gain for the top {at} to reach.")
+        return (f"{rule}: no ensemble beats the single best member on this curve, so there "
+                f"is no gain for the top {at} to reach.")
     rest = (f"; adding the other {n - at} members moves it by "
             f"{100 * (acc[-1] - acc[at - 1]):+.1f} points" if n > at else "")
     return (f"{rule}: the top {at} reach {share:.0%} of the best gain over k = 1 "
@@ -355,5 +477,6 @@ def mean_leak(n_members: int, rule: str = PAPER_RULE, repeats: int = 10,
 __all__ = ["PAPER_BEST_ENSEMBLE", "PAPER_RULE", "EnsembleChoice", "SingleVsEnsemble",
            "advice_sentence", "best_on_validation", "compare_with_best_single", "curve_table",
            "diminishing_returns", "leak_sentence", "leak_table", "mean_leak", "member_runs",
-           "member_table",
-           "reached_share", "simulated_members", "tie_rate_table"]
+           "member_table", "reached_share", "recall_change", "recall_sentence",
+           "seed_pool_missing", "seed_pool_runs", "simulated_members", "tie_rate_table",
+           "top_k_states"]

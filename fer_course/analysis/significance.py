@@ -44,6 +44,12 @@ class BootstrapResult:
         return self.low, self.high
 
     @property
+    def p_floor(self) -> float:
+        """The smallest nonzero p-value ``n_boot`` resamples can show: ``1 / n_boot``. When
+        no resample reaches 0 the p-value is 0, which only says ``p < p_floor``."""
+        return 1 / self.n_boot
+
+    @property
     def p_text(self) -> str:
         """The p-value as text; a bootstrap cannot resolve below ``1 / n_boot``.
 
@@ -51,7 +57,7 @@ class BootstrapResult:
         'p < 0.0001'
         """
         if self.p_value == 0.0:
-            return f"p < {1 / self.n_boot:g}"
+            return f"p < {self.p_floor:g}"
         return f"p = {self.p_value:.3g}"
 
 
@@ -63,6 +69,30 @@ class McNemarResult:
     b_only: int
     p_value: float
     method: str
+
+    @property
+    def p_text(self) -> str:
+        """The p-value as a reader writes it (exact, however small: ``3.5e-6``).
+
+        >>> McNemarResult(40, 5, 3.5e-6, "exact binomial").p_text
+        'p = 3.5e-6'
+        """
+        return f"p = {readable_p(self.p_value)}"
+
+
+def readable_p(p: float) -> str:
+    """A p-value as ``views.reading.p_text`` writes it (two significant digits, ``3.5e-6``
+    rather than ``3.5e-06`` below 0.001); a value that underflowed to 0 reads ``< 1e-300``.
+
+    >>> readable_p(3.5e-6), readable_p(0.0386), readable_p(0.39)
+    ('3.5e-6', '0.039', '0.39')
+    """
+    if p <= 0:
+        return "< 1e-300"
+    if p < 0.001:
+        mantissa, exponent = f"{p:.1e}".split("e")
+        return f"{mantissa}e{int(exponent)}"
+    return f"{p:.2g}" if p < 0.01 else f"{p:.2f}" if p >= 0.1 else f"{p:.3f}"
 
 
 def paired_correctness(correct_a: ArrayLike, correct_b: ArrayLike,

@@ -57,13 +57,13 @@ def readable(table: pd.DataFrame, names: Mapping[str, str] | None = None,
              digits: int = 3) -> pd.DataFrame:
     """A copy of ``table`` as text cells: ``names`` renames columns (others lose their
     underscores), whole-number columns become integers, columns whose name contains ``p``
-    as a word (``p``, ``p_value``, ``p-value``) become p-values (0 reads ``< floor`` when
+    as a word (``p``, ``p_value``, ``p-value``, ``McNemar p``) become p-values (0 reads ``< floor`` when
     ``table.attrs["p_floor"]`` gives the method's resolution), other floats get ``digits``
     decimals, and missing cells show ``—``."""
     out = pd.DataFrame(index=table.index)
     for column in table.columns:
         values = table[column]
-        key = str(column).lower().replace("-", "_").split("_")
+        key = str(column).lower().replace("-", " ").replace("_", " ").split()
         if "p" in key and values.dtype.kind == "f":
             cells = [p_text(v, table.attrs.get("p_floor")) for v in values]
         elif _is_count(values):
