@@ -15,7 +15,7 @@ import sys
 import textwrap
 from typing import Any
 
-WIDTH = 76  # characters: a code block of the book's column holds this many without scrolling
+WIDTH = 72  # characters: a code block of the book's column holds about 75 without scrolling
 
 
 def source_text(obj: Any) -> str:
