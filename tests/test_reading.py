@@ -55,3 +55,8 @@ def test_shown_source_fits_the_column_and_drops_docstrings() -> None:
     assert '"""' not in shown  # the docstring is left out
     assert max(len(line) for line in shown.splitlines()) <= WIDTH  # library lines are 100 wide
     assert "nn.init.kaiming_normal_(" in shown and "def forward(" in shown
+
+
+def test_readable_digits_per_column() -> None:
+    table = pd.DataFrame({"minutes": [24.41], "test accuracy": [0.65311]})
+    assert readable(table, digits={"minutes": 1}).iloc[0].tolist() == ["24.4", "0.653"]

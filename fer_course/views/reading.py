@@ -54,12 +54,13 @@ def _human(name: str) -> str:
 
 
 def readable(table: pd.DataFrame, names: Mapping[str, str] | None = None,
-             digits: int = 3) -> pd.DataFrame:
+             digits: int | Mapping[str, int] = 3) -> pd.DataFrame:
     """A copy of ``table`` as text cells: ``names`` renames columns (others lose their
     underscores), whole-number columns become integers, columns whose name contains ``p``
-    as a word (``p``, ``p_value``, ``p-value``, ``McNemar p``) become p-values (0 reads ``< floor`` when
-    ``table.attrs["p_floor"]`` gives the method's resolution), other floats get ``digits``
-    decimals, and missing cells show ``—``."""
+    as a word (``p``, ``p_value``, ``p-value``, ``McNemar p``) become p-values (0 reads
+    ``< floor`` when ``table.attrs["p_floor"]`` gives the method's resolution), other floats
+    get ``digits`` decimals (one number, or per column with 3 for the others), and missing
+    cells show ``—``."""
     out = pd.DataFrame(index=table.index)
     for column in table.columns:
         values = table[column]
@@ -69,7 +70,8 @@ def readable(table: pd.DataFrame, names: Mapping[str, str] | None = None,
         elif _is_count(values):
             cells = [MISSING if pd.isna(v) else str(int(v)) for v in values]
         elif values.dtype.kind == "f":
-            cells = [MISSING if pd.isna(v) else f"{v:.{digits}f}" for v in values]
+            places = digits.get(column, 3) if isinstance(digits, Mapping) else digits
+            cells = [MISSING if pd.isna(v) else f"{v:.{places}f}" for v in values]
         else:
             cells = [MISSING if _missing(v) else str(v) for v in values]
         out[(names or {}).get(column, _human(column))] = cells
