@@ -69,7 +69,8 @@ class BackboneTask(TaskState):
             logits = self.model(x)
             loss = self.criterion(logits, y)
         self.optimizer.zero_grad(set_to_none=True)
-        self.amp.backward_step(loss, self.optimizer)  # fp16 only: through the loss scaler
+        # fp16 only: through the loss scaler
+        self.amp.backward_step(loss, self.optimizer)
         return {"loss": loss.detach(), "logits": logits.detach()}
 
     def evaluate_batch(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:

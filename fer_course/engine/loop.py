@@ -201,7 +201,8 @@ def train_one_epoch(task: Task, images: torch.Tensor, labels: torch.Tensor, epoc
     torch.manual_seed(seed)  # dropout
     order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
     order = order.to(task.device)
-    generator = torch.Generator(task.device).manual_seed(seed)  # augmentation
+    # augmentation
+    generator = torch.Generator(task.device).manual_seed(seed)
     task.train_mode()
     sums: dict[str, torch.Tensor] = {}
     correct = torch.zeros((), dtype=torch.long, device=task.device)
@@ -210,7 +211,8 @@ def train_one_epoch(task: Task, images: torch.Tensor, labels: torch.Tensor, epoc
         idx = order[b * recipe.batch_size:(b + 1) * recipe.batch_size]
         y = labels[idx]
         out = task.step(task.train_batch(images[idx], generator), y)
-        for key, value in out.items():  # summed on the device: no host sync per batch
+        # summed on the device: no host sync per batch
+        for key, value in out.items():
             if key != "logits":
                 sums[key] = sums.get(key, 0) + value.float() * len(y)
         correct += (out["logits"].argmax(1) == y).sum()
