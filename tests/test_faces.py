@@ -288,6 +288,15 @@ def test_show_faces(hopper):
     fig = show_faces(np.full((3000, 4000), 128, np.uint8), [])
     assert len(fig.axes) == 1
     plt.close(fig)
+    # five faces: their charts three to a row (two rows), class names on the first column
+    five = [(10 + 60 * i, 10, 50, 50) for i in range(5)]
+    fig = show_faces(np.full((100, 320), 128, np.uint8), five, np.full((5, 7), 1 / 7))
+    charts = fig.axes[1:]
+    rows = sorted({round(ax.get_position().y0, 3) for ax in charts})
+    assert len(charts) == 5 and len(rows) == 2
+    named = [ax for ax in charts if ax.get_yticklabels()[0].get_text() == "Angry"]
+    assert len(named) == 2 and fig.get_size_inches()[0] <= 7.0
+    plt.close(fig)
 
 
 @pytest.mark.realdata

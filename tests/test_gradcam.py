@@ -8,7 +8,14 @@ import torch
 from torch import nn
 
 from fer_course.augment import AugmentConfig, eval_transform
-from fer_course.faces.gradcam import cam_layer, grad_cam, overlay_cam
+from fer_course.faces.gradcam import (
+    cam_grid,
+    cam_layer,
+    grad_cam,
+    overlay_cam,
+    show_cam,
+    show_cams,
+)
 from fer_course.models import build_autoencoder, build_backbone
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
@@ -201,3 +208,30 @@ def test_overlay_cam():
     assert np.allclose(overlay_cam(np.zeros((48, 48), np.uint8), cam, alpha=0.0), 0)
     with pytest.raises(ValueError, match="one map"):
         overlay_cam(faces(1)[0], np.zeros((2, 8, 8)))
+
+
+def test_cam_grid_is_the_layer_output_worked_out_by_hand():
+    # 32 px input, a 3 x 3 convolution with stride 2 and padding 1: (32 + 2 - 3) // 2 + 1 = 16
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.ReLU(),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 7)).train()
+    assert cam_grid(model, 32) == (4, 16, 16)
+    assert cam_grid(model, 32, layer=model[0]) == (4, 16, 16)
+    assert no_hooks(model) and model.training  # the mode comes back, the hook goes
+
+
+def test_show_cam_and_the_colour_bar():
+    import matplotlib.pyplot as plt
+
+    fig = show_cam(faces(1)[0].numpy(), np.linspace(0, 1, 48 * 48).reshape(48, 48), "Happy")
+    assert len(fig.axes) == 3  # crop, overlay, colour bar
+    bar = fig.axes[2]
+    assert "Grad-CAM" in bar.get_ylabel() and bar.get_ylim() == (0.0, 1.0)
+    assert fig.axes[1].get_title() == "Happy" and fig.get_size_inches()[0] <= 7
+    plt.close(fig)
+    fig = show_cams(faces(3).numpy(), np.zeros((3, 48, 48)), ["a", "b\nc", "d"], columns=2,
+                    with_faces=False, colorbar=True, fontsize=12)
+    assert len(fig.axes) == 2 * 2 + 1  # two rows of two maps (one empty) and the bar
+    assert fig.axes[0].title.get_fontsize() == 12
+    plt.close(fig)
+    with pytest.raises(ValueError, match="7 inches"):
+        show_cam(faces(1)[0].numpy(), np.zeros((48, 48)), width=8)

@@ -100,3 +100,27 @@ def test_photo_upload_shows_the_uploaded_photo(hopper_bytes, model, capsys):
 def test_colab_snapshot_outside_colab_says_what_to_do():
     with pytest.raises(RuntimeError, match="needs Google Colab"):
         colab_snapshot()
+
+
+def test_label_comparison_of_a_model_that_always_answers_the_crowd() -> None:
+    """Predicting the crowd's majority on every FER+ face: by construction accuracy 1 against
+    FER+, the labels' agreement against FER-2013, and every FER-2013 error is the crowd's."""
+    from fer_course.analysis.label_noise import label_comparison
+    from fer_course.data import make_synthetic_fer
+    from fer_course.data.ferplus import apply_ferplus_labels, synthetic_ferplus_votes
+
+    data = make_synthetic_fer(14, 7, 28)
+    plus = apply_ferplus_labels(data, synthetic_ferplus_votes(data))
+    crowd = dict(zip(plus.test.rows.tolist(), plus.test.labels.tolist()))
+    fer = dict(zip(data.test.rows.tolist(), data.test.labels.tolist()))
+    rows = np.asarray(data.test.rows)
+    probs = np.eye(8)[[crowd.get(int(r), 0) for r in rows]]  # FER+ adds Contempt
+    table = label_comparison({"crowd": (probs, rows)}, data, plus)
+    row = table.loc["crowd"]
+    differ = sum(crowd[r] != fer[r] for r in crowd)
+    assert row["faces"] == len(crowd) and row["left_out"] == len(rows) - len(crowd)
+    assert row["accuracy_ferplus"] == 1.0 and row["errors_fer2013"] == differ
+    assert row["accuracy_fer2013"] == pytest.approx(1 - differ / len(crowd))
+    assert row["labels_agree"] == pytest.approx(1 - differ / len(crowd))
+    assert differ == 0 or row["errors_matching_crowd"] == 1.0
+    assert {table[c].dtype.kind for c in ("faces", "left_out", "errors_fer2013")} == {"i"}

@@ -61,6 +61,8 @@ def score_against_both(probs: np.ndarray, rows: np.ndarray, data: FERData,
 def label_comparison(predictions: Mapping[str, tuple[np.ndarray, np.ndarray]], data: FERData,
                      ferplus_data: FERData, split: str = "test") -> pd.DataFrame:
     """``score_against_both`` for several runs: ``{name: (probs, rows)}`` to a table with
-    one row per run."""
-    return pd.DataFrame({name: score_against_both(probs, rows, data, ferplus_data, split)
-                         for name, (probs, rows) in predictions.items()}).T
+    one row per run; counts stay integers, the shares are floats."""
+    table = pd.DataFrame({name: score_against_both(probs, rows, data, ferplus_data, split)
+                          for name, (probs, rows) in predictions.items()}).T
+    counts = {"faces": int, "left_out": int, "errors_fer2013": int}
+    return table.astype({**{c: float for c in table.columns}, **counts})

@@ -405,7 +405,7 @@ def show_faces(image: ImageInput, boxes: Any = None, probabilities: Any = None, 
                classes: Sequence[str] = CLASSES, width: float = 7.0,
                max_charts: int = 6) -> Figure:
     """The photo with numbered boxes and, given ``probabilities`` ``[n, 7]``, a bar chart
-    per face (the first ``max_charts``) below it.
+    per face (the first ``max_charts``, three to a row) below it.
 
     ``probabilities`` may be ``predict_faces``'s DataFrame; its boxes are used when
     ``boxes`` is None. Large photos are shown downscaled (boxes follow). At most ``width``
@@ -433,12 +433,14 @@ def show_faces(image: ImageInput, boxes: Any = None, probabilities: Any = None, 
     shrink = photo.size[0] / full_width
 
     charts = 0 if probs is None else min(len(rows), max_charts)
+    per_row = min(charts, 3)  # three charts to a row stay legible on a phone
+    chart_rows = -(-charts // per_row) if charts else 0
     aspect = photo.size[1] / photo.size[0]
     photo_height = min(width * aspect, 6.0)
-    chart_height = 1.9 if charts else 0.0
+    chart_height = 2.3 * chart_rows
     fig = plt.figure(figsize=(width, photo_height + chart_height), layout="constrained")
-    grid = fig.add_gridspec(2 if charts else 1, max(charts, 1),
-                            height_ratios=[photo_height, chart_height] if charts else None)
+    grid = fig.add_gridspec(1 + chart_rows, max(per_row, 1),
+                            height_ratios=[photo_height] + [2.3] * chart_rows)
     ax = fig.add_subplot(grid[0, :])
     ax.imshow(np.asarray(photo), cmap="gray" if photo.mode == "L" else None, vmin=0, vmax=255)
     ax.set_axis_off()
@@ -446,18 +448,21 @@ def show_faces(image: ImageInput, boxes: Any = None, probabilities: Any = None, 
         ax.add_patch(Rectangle((x * shrink, y * shrink), w * shrink, h * shrink, fill=False,
                                edgecolor="#ffd700", linewidth=2))
         label = f"{i + 1}" if probs is None else f"{i + 1}: {classes[int(probs[i].argmax())]}"
-        ax.text(x * shrink, y * shrink, label, color="black", fontsize=9, va="bottom",
+        ax.text(x * shrink, y * shrink, label, color="black", fontsize=12, va="bottom",
                 bbox={"facecolor": "#ffd700", "edgecolor": "none", "pad": 1.5})
-    ax.set_title(f"{len(rows)} face{'s' if len(rows) != 1 else ''} found")
+    ax.set_title(f"{len(rows)} face{'s' if len(rows) != 1 else ''} found", fontsize=13)
     for i in range(charts):
-        bar_ax = fig.add_subplot(grid[1, i])
+        row, column = divmod(i, per_row)
+        bar_ax = fig.add_subplot(grid[1 + row, column])
         colors = ["#4c72b0"] * len(classes)
         colors[int(probs[i].argmax())] = "#dd8452"
         bar_ax.barh(range(len(classes)), probs[i], color=colors)
         bar_ax.set_yticks(range(len(classes)),
-                          labels=list(classes) if i == 0 else [""] * len(classes), fontsize=7)
+                          labels=list(classes) if column == 0 else [""] * len(classes),
+                          fontsize=12)
         bar_ax.invert_yaxis()
         bar_ax.set_xlim(0, 1)
-        bar_ax.tick_params(axis="x", labelsize=7)
-        bar_ax.set_title(f"face {i + 1}", fontsize=8)
+        bar_ax.set_xticks([0, 0.5, 1], labels=["0", "0.5", "1"])
+        bar_ax.tick_params(axis="x", labelsize=12)
+        bar_ax.set_title(f"face {i + 1}", fontsize=13)
     return fig

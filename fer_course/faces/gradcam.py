@@ -36,7 +36,11 @@ from fer_course.models.autoencoder import IMAGE_SIZE as AUTOENCODER_SIZE
 from fer_course.models.autoencoder import MultitaskAutoencoder
 from fer_course.models.small_cnn import FlipAveraged, SmallFaceNet
 
-__all__ = ["cam_from_gradients", "cam_layer", "grad_cam", "overlay_cam", "show_cams"]
+__all__ = ["cam_from_gradients", "cam_grid", "cam_layer", "grad_cam", "overlay_cam",
+           "show_cam", "show_cams"]
+
+CAM_COLOURS = "jet"
+"""The colour map of every Grad-CAM overlay and of its colour bar."""
 
 
 def cam_layer(model: nn.Module) -> nn.Module:
@@ -116,6 +120,39 @@ def _targets(target: int | Sequence[int] | None, n: int) -> torch.Tensor | None:
     if classes.numel() != n:
         raise ValueError(f"target gives {classes.numel()} classes for {n} images")
     return classes
+
+
+def cam_grid(model: nn.Module, image_size: int | None = None,
+             layer: nn.Module | None = None) -> tuple[int, int, int]:
+    """``(maps, h, w)`` of the Grad-CAM layer for one face at ``image_size``: how many maps
+    it weighs and the grid its map has before the upsampling, which adds no detail.
+
+    >>> from fer_course.models import build_backbone
+    >>> cam_grid(build_backbone("resnet18"), 64)
+    (512, 2, 2)
+    """
+    if isinstance(model, FlipAveraged):
+        model = model.model
+    layer = cam_layer(model) if layer is None else layer
+    x = _prepare(model, torch.zeros(1, 48, 48, dtype=torch.uint8), image_size)
+    parameter = next(model.parameters(), None)
+    if parameter is not None:
+        x = x.to(parameter.device)
+    shapes: list[tuple[int, ...]] = []
+    handle = layer.register_forward_hook(lambda m, i, out: shapes.append(tuple(out.shape)))
+    modes = {module: module.training for module in model.modules()}
+    try:
+        model.eval()
+        with torch.no_grad():
+            _scores(model, x)
+    finally:
+        handle.remove()
+        for module, training in modes.items():
+            module.training = training
+    if not shapes or len(shapes[-1]) != 4:
+        raise ValueError("the Grad-CAM layer gave no [1, C, h, w] output")
+    _, maps, h, w = shapes[-1]
+    return int(maps), int(h), int(w)
 
 
 def _normalise_maps(cams: torch.Tensor) -> torch.Tensor:
@@ -222,7 +259,7 @@ def grad_cam(model: nn.Module, images: Any, target: int | Sequence[int] | None =
 
 
 def overlay_cam(face: Any, cam: np.ndarray, alpha: float = 0.45,
-                cmap: str = "jet") -> np.ndarray:
+                cmap: str = CAM_COLOURS) -> np.ndarray:
     """The face in gray with the map in colour over it: RGB float ``[H, W, 3]`` in [0, 1].
 
     ``face``: uint8 gray ``[h, w]`` (0-255), float gray in [0, 1], or RGB ``[h, w, 3]``;
@@ -254,10 +291,23 @@ def overlay_cam(face: Any, cam: np.ndarray, alpha: float = 0.45,
     return np.clip((1 - alpha) * base + alpha * heat, 0.0, 1.0)
 
 
+def _colour_bar(fig: Any, axes: Any, fontsize: float) -> None:
+    """A colour bar for the overlays: 0 no evidence, 1 the map's strongest place."""
+    import matplotlib
+    from matplotlib.cm import ScalarMappable
+
+    bar = fig.colorbar(ScalarMappable(matplotlib.colors.Normalize(0, 1), CAM_COLOURS),
+                       ax=axes, shrink=0.9, aspect=25, pad=0.02)
+    bar.set_label("Grad-CAM (1: the map's peak)", fontsize=fontsize)
+    bar.ax.tick_params(labelsize=fontsize)
+
+
 def show_cams(faces: Any, cams: np.ndarray, titles: Sequence[str] = (), columns: int = 7,
-              width: float = 7.0, with_faces: bool = True):
+              width: float = 7.0, with_faces: bool = True, colorbar: bool = False,
+              fontsize: float = 7):
     """A grid of faces (one row) above their Grad-CAM overlays (the row below), ``columns``
     faces per row pair; ``titles`` one per face. At most ``width`` inches wide.
+    ``colorbar`` adds the overlays' colour scale on the right; ``fontsize`` is the titles'.
 
     >>> fig = show_cams(np.zeros((3, 48, 48), np.uint8), np.zeros((3, 48, 48)), ["a", "b", "c"])
     >>> len(fig.axes), float(fig.get_size_inches()[0]) <= 7
@@ -276,17 +326,44 @@ def show_cams(faces: Any, cams: np.ndarray, titles: Sequence[str] = (), columns:
     columns = max(1, min(columns, len(faces)))
     pairs = -(-len(faces) // columns)
     per_face = 2 if with_faces else 1
+    lines = max((str(t).count("\n") + 1 for t in titles), default=0)
+    title_room = lines * fontsize / 72 * 1.25  # inches of title above each row
     fig, axes = plt.subplots(pairs * per_face, columns, squeeze=False, layout="constrained",
-                             figsize=(cell * columns, cell * 1.25 * pairs * per_face))
+                             figsize=(cell * columns, (cell + title_room) * pairs * per_face))
     for ax in axes.flat:
         ax.set_axis_off()
     for i, (face, cam) in enumerate(zip(faces, cams)):
         row, col = divmod(i, columns)
         if with_faces:
             axes[row * 2, col].imshow(face, cmap="gray", vmin=0, vmax=255)
-            axes[row * 2, col].set_title(titles[i] if titles else "", fontsize=7)
+            axes[row * 2, col].set_title(titles[i] if titles else "", fontsize=fontsize)
         overlay_ax = axes[row * per_face + per_face - 1, col]
         overlay_ax.imshow(overlay_cam(face, cam))
         if not with_faces and titles:
-            overlay_ax.set_title(titles[i], fontsize=7)
+            overlay_ax.set_title(titles[i], fontsize=fontsize)
+    if colorbar:
+        _colour_bar(fig, axes, fontsize)
+    return fig
+
+
+def show_cam(face: Any, cam: np.ndarray, title: str = "", width: float = 7.0):
+    """One face large: the crop beside its Grad-CAM overlay, with the colour bar.
+
+    >>> fig = show_cam(np.zeros((48, 48), np.uint8), np.zeros((48, 48)), "face 1")
+    >>> len(fig.axes), float(fig.get_size_inches()[0]) <= 7
+    (3, True)
+    """
+    import matplotlib.pyplot as plt
+
+    if width > 7.0:
+        raise ValueError(f"width is at most 7 inches (the book's column), got {width}")
+    face = np.asarray(face.detach().cpu() if isinstance(face, torch.Tensor) else face)
+    fig, axes = plt.subplots(1, 2, layout="constrained", figsize=(width, width * 0.46))
+    axes[0].imshow(face, cmap="gray", vmin=0, vmax=255)
+    axes[0].set_title("the crop the model sees", fontsize=12)
+    axes[1].imshow(overlay_cam(face, cam))
+    axes[1].set_title(title or "Grad-CAM over it", fontsize=12)
+    for ax in axes:
+        ax.set_axis_off()
+    _colour_bar(fig, axes, 11)
     return fig

@@ -40,7 +40,8 @@ def integral_image(gray: np.ndarray) -> np.ndarray:
     """
     gray = np.asarray(gray)
     if gray.ndim != 2:
-        raise ValueError(f"integral_image needs one gray image [H, W], got {list(gray.shape)}")
+        raise ValueError("integral_image needs one gray image [H, W], "
+                         f"got {list(gray.shape)}")
     ii = np.zeros((gray.shape[0] + 1, gray.shape[1] + 1), dtype=np.int64)
     ii[1:, 1:] = gray.astype(np.int64).cumsum(axis=0).cumsum(axis=1)
     return ii
@@ -52,9 +53,10 @@ def box_sum(ii: np.ndarray, x: int, y: int, w: int, h: int) -> np.int64:
     >>> box_sum(integral_image(np.ones((4, 4), dtype=np.uint8)), 1, 1, 3, 2)
     np.int64(6)
     """
-    if w <= 0 or h <= 0 or x < 0 or y < 0 or y + h > ii.shape[0] - 1 or x + w > ii.shape[1] - 1:
+    height, width = ii.shape[0] - 1, ii.shape[1] - 1
+    if min(w, h) <= 0 or min(x, y) < 0 or y + h > height or x + w > width:
         raise ValueError(f"box {(x, y, w, h)} is not inside the "
-                         f"{ii.shape[1] - 1} x {ii.shape[0] - 1} image")
+                         f"{width} x {height} image")
     return ii[y + h, x + w] - ii[y, x + w] - ii[y + h, x] + ii[y, x]
 
 
