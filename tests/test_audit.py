@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fer_course.analysis.data_audit import audit_data, pixel_statistics
+from fer_course.analysis.data_audit import audit_data, audit_finding, pixel_statistics
 from fer_course.data import make_synthetic_fer
 
 
@@ -21,6 +21,19 @@ def test_audit_counts_planted_flaws() -> None:
     assert report.conflicting_label_groups == 1
     conflict = report.groups[report.groups["conflicting"]].iloc[0]
     assert len(conflict["labels"]) == 2
+    # the two planted black frames, by their csv rows
+    black = [row for split in data.splits().values() for i, row in enumerate(split.rows)
+             if int(split.images[i].max()) == 0]
+    assert report.black_rows == sorted(black) and len(black) == 2
+
+
+def test_audit_finding_states_the_planted_counts() -> None:
+    text = audit_finding(audit_data(make_synthetic_fer(560, 140, 140, seed=0)))
+    assert "**2 all-black frames** (train 2, val 0, test 0)" in text
+    assert "**5 groups of identical images**, covering 10 rows" in text
+    assert "so 5 of the 840 images repeat" in text  # 840 images, 835 distinct
+    assert "**1 group spanning two splits**" in text
+    assert "**1 group under conflicting labels**" in text
 
 
 def test_audit_without_flaws_is_clean() -> None:

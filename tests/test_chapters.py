@@ -266,7 +266,9 @@ KEY_NUMBER_CHECKS = {
     "06_your_face": lambda n: n["photo_faces"] == 1 and n["probabilities_sum_to_one"]
     and n["cam_shape"][0] == n["photo_faces"] and n["cam_shape"][1] == n["cam_shape"][2]
     and n["cam_changes_with_target"]
-    and n["haar_features_24"] == 162_336 and n["box_sum_matches"],
+    and n["haar_features_24"] == 162_336 and n["box_sum_matches"]
+    # windows of a 640x480 photo the cascade scans: arithmetic, the same in smoke
+    and n["windows_640x480"] == 5_681_469,
     # the one-cycle peak after a fifth of the steps; an interval around the accuracy; every
     # ablation run of the smoke defaults and an ensemble of the two smoke members
     "07_beat_the_paper": lambda n: abs(n["lr_peak_step"] - 0.2 * n["lr_steps"]) <= 2

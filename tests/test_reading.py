@@ -60,3 +60,15 @@ def test_shown_source_fits_the_column_and_drops_docstrings() -> None:
 def test_readable_digits_per_column() -> None:
     table = pd.DataFrame({"minutes": [24.41], "test accuracy": [0.65311]})
     assert readable(table, digits={"minutes": 1}).iloc[0].tolist() == ["24.4", "0.653"]
+
+
+def test_long_comments_wrap_to_the_column() -> None:
+    from fer_course.views.source import _wrap_comments
+
+    code = "def f(x):\n    y = x + 1  # " + "word " * 20 + "\n    # " + "more " * 20 + "\n"
+    wrapped = _wrap_comments(code, 40).splitlines()
+    assert max(map(len, wrapped)) <= 40
+    assert "    y = x + 1" in wrapped  # the code stays; its comment moved above it
+    assert wrapped.index("    y = x + 1") > 1 and wrapped[1].startswith("    # word")
+    assert sum(line.count("word") for line in wrapped) == 20
+    assert sum(line.count("more") for line in wrapped) == 20

@@ -9,7 +9,7 @@ different labels.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,7 @@ class AuditReport:
     cross_split_groups: int  # groups with members in more than one split
     conflicting_label_groups: int  # groups whose members carry different labels
     groups: pd.DataFrame  # columns: rows, splits, labels, size, cross_split, conflicting
+    black_rows: list[int] = field(default_factory=list)  # csv rows of the all-black images
 
     def table(self) -> pd.DataFrame:
         """The counts as a two-column table for display."""
@@ -36,7 +37,7 @@ class AuditReport:
             "images": self.n_images,
             "distinct images": self.n_distinct,
             "all-black images": sum(self.black_per_split.values()),
-            **{f"  all-black in {k}": v for k, v in self.black_per_split.items()},
+            **{f"all-black in {k}": v for k, v in self.black_per_split.items()},
             "duplicate groups": self.duplicate_groups,
             "rows in duplicate groups": self.duplicate_rows,
             "groups spanning splits": self.cross_split_groups,
@@ -96,6 +97,34 @@ def audit_data(data: FERData) -> AuditReport:
         duplicate_groups=len(groups), duplicate_rows=int(groups["size"].sum()),
         cross_split_groups=int(groups["cross_split"].sum()),
         conflicting_label_groups=int(groups["conflicting"].sum()), groups=groups,
+        black_rows=sorted(int(r) for r in all_rows[black]),
+    )
+
+
+def audit_finding(report: AuditReport) -> str:
+    """What the audit found, as a Markdown paragraph built from its counts.
+
+    >>> from fer_course.data.synthetic import make_synthetic_fer
+    >>> audit_finding(audit_data(make_synthetic_fer(70, 14, 14))).split(";")[0]
+    'The audit finds **2 all-black frames** (train 2, val 0, test 0)'
+    """
+    black = sum(report.black_per_split.values())
+    per_split = ", ".join(f"{k} {v:,}" for k, v in report.black_per_split.items())
+    repeats = report.n_images - report.n_distinct
+
+    def groups(n: int) -> str:
+        return f"{n:,} group{'' if n == 1 else 's'}"
+
+    return (
+        f"The audit finds **{black:,} all-black frame{'' if black == 1 else 's'}** "
+        f"({per_split}); **{groups(report.duplicate_groups)} of identical images**, "
+        f"covering {report.duplicate_rows:,} rows, so {repeats:,} of the "
+        f"{report.n_images:,} images repeat one seen before; "
+        f"**{groups(report.cross_split_groups)} spanning two splits**, a leak from "
+        f"training into evaluation; and **{groups(report.conflicting_label_groups)} "
+        "under conflicting labels**, where at least one label must be wrong. "
+        "Near-duplicates (the same photo re-cropped or re-compressed) are not counted, "
+        "so these are lower bounds."
     )
 
 

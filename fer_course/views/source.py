@@ -50,7 +50,30 @@ def _narrow(code: str, width: int = WIDTH) -> str:
         return code
     done = subprocess.run([*ruff, "format", f"--line-length={width}", "--stdin-filename",
                            "shown.py", "-"], input=code, capture_output=True, text=True)
-    return done.stdout.rstrip("\n") if done.returncode == 0 else code
+    return _wrap_comments(done.stdout.rstrip("\n") if done.returncode == 0 else code, width)
+
+
+def _wrap_comments(code: str, width: int) -> str:
+    """Comment lines longer than ``width`` wrapped at words (a formatter leaves them), and a
+    long trailing comment moved onto its own lines above its code."""
+    out: list[str] = []
+    for line in code.splitlines():
+        stripped = line.lstrip()
+        indent = line[: len(line) - len(stripped)]
+        if len(line) <= width:
+            out.append(line)
+        elif stripped.startswith("#"):
+            text = stripped.lstrip("#").strip()
+            out.extend(textwrap.wrap(text, width, initial_indent=indent + "# ",
+                                     subsequent_indent=indent + "# "))
+        elif "  # " in line and '"' not in line and "'" not in line:
+            body, comment = line.split("  # ", 1)
+            out.extend(textwrap.wrap(comment, width, initial_indent=indent + "# ",
+                                     subsequent_indent=indent + "# "))
+            out.append(body)
+        else:
+            out.append(line)
+    return "\n".join(out)
 
 
 def show_source(*objects: Any) -> Any:
