@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from fer_course.analysis.data_audit import audit_data  # noqa: E402
@@ -69,5 +70,26 @@ def test_top_k_and_autoencoder_figures(small_synthetic) -> None:
     faces = small_synthetic.test.images[:3]
     recon = {"latent 8": torch.zeros(3, 3, 48, 48), "latent 16": torch.ones(3, 3, 48, 48)}
     assert len(plots.reconstruction_grid(faces, recon).axes) == 9
+    # 3 faces in rows of 2: two blocks of 3 rows (original, latent 8, latent 16)
+    wrapped = plots.reconstruction_grid(faces, recon, titles=["a", "b", "c"], columns=2)
+    assert len(wrapped.axes) == 2 * 3 * 2
+    assert [ax.get_title() for ax in wrapped.axes[:2]] == ["a", "b"]
+    assert [ax.get_title(loc="left") for ax in wrapped.axes[::2]] == [
+        "", "latent 8", "latent 16", "", "latent 8", "latent 16"]
+    assert not wrapped.axes[-1].images  # the fourth slot of the second block stays empty
+    with pytest.raises(ValueError, match="3 faces but 2 titles"):
+        plots.reconstruction_grid(faces, recon, titles=["a", "b"])
     assert len(plots.interpolation_strip(torch.zeros(4, 3, 48, 48)).axes) == 4
     plt.close("all")
+
+
+def test_face_strip_titles_take_the_font_size_and_fit_the_column() -> None:
+    faces = np.zeros((6, 48, 48), np.uint8)
+    fig = plots.face_strip(faces, [f"face {i}" for i in range(6)], columns=4, fontsize=12)
+    shown = [ax for ax in fig.axes if ax.images]
+    assert len(shown) == 6 and len(fig.axes) == 8  # two rows of four, two left empty
+    assert {ax.title.get_fontsize() for ax in shown} == {12}
+    assert fig.get_size_inches()[0] <= plots.COLUMN_WIDTH
+    # each row is a face (7 / 4 inches) plus one line of 12-point title (12 / 72 * 1.3 in)
+    assert abs(fig.get_size_inches()[1] - 2 * (7 / 4 + 12 / 72 * 1.3)) < 1e-9
+    plt.close(fig)
