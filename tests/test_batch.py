@@ -1,12 +1,21 @@
-"""``fer_course.ops.batch``: a chapter notebook run once per model, failures recorded, reruns skip.
+"""``fer_course.ops.batch``: a chapter notebook run once per model, failures recorded, reruns skip,
+through submitit's local, debug and SLURM executors.
 
-The fixture notebook is a test double of a chapter: it rejects unknown backbones and
-writes fake metrics (plus what its kernel saw) where the real chapter writes its run.
+The fixture notebook is a test double of a chapter: it rejects unknown backbones, "trains"
+``epochs`` epochs of ``epoch_s`` seconds with a checkpoint after each (resuming from it like
+the engine) and writes fake metrics (plus what its kernel saw) where the real chapter writes
+its run. The SLURM test runs against the stand-in commands of ``tests/fake_slurm/``.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -19,18 +28,28 @@ from fer_course.runs.folder import RunFolder
 
 CHAPTER = Path(__file__).resolve().parents[1] / "book" / "02_backbones.ipynb"
 
-PARAMETERS = 'profile = None\narch = "resnet18"\nruns_dir = "runs"\ndata_path = None\nepochs = 1'
+PARAMETERS = ('profile = None\narch = "resnet18"\nruns_dir = "runs"\ndata_path = None\n'
+              'epochs = 1\nepoch_s = 0')
 CHECK = ('if arch not in {"resnet18", "vgg11", "resnet34", "sleepy"}:\n'
          '    raise ValueError(f"unknown backbone {arch}")')
 # Written with json alone, where the real chapter's RunFolder.write_metrics writes: importing
 # fer_course (torch, torchvision) would add seconds to every kernel and test nothing here.
-WRITE = """import json, os
+WRITE = """import json, os, time
 from pathlib import Path
 if arch == "sleepy":
-    import time
     time.sleep(120)
 folder = Path(runs_dir) / arch
 folder.mkdir(parents=True, exist_ok=True)
+checkpoint = folder / "checkpoint.json"
+start = json.loads(checkpoint.read_text())["epoch"] if checkpoint.exists() else 0
+with open(folder / "attempts.txt", "a") as f:
+    f.write(f"{start}\\n")
+for epoch in range(start, epochs):
+    with open(folder / "epochs.txt", "a") as f:
+        f.write(f"{epoch}\\n")
+    time.sleep(epoch_s)
+    (folder / "tmp.json").write_text(json.dumps({"epoch": epoch + 1}))
+    os.replace(folder / "tmp.json", checkpoint)
 (folder / "metrics.json").write_text(json.dumps({
     "train": {"accuracy": 0.9}, "val": {"accuracy": 0.7}, "test": {"accuracy": 0.6},
     "wall_time_s": 1.5, "cuda": os.environ.get("CUDA_VISIBLE_DEVICES"), "cwd": os.getcwd(),
@@ -65,7 +84,8 @@ def test_failures_are_recorded_and_reruns_skip_finished(tmp_path: Path, capsys) 
     data = tmp_path / "fer2013.csv"
     data.write_text("emotion,pixels,Usage\n")
     argv = [str(notebook), "--profile", "smoke", "--models", "resnet18,vgg11,nope",
-            "--out", str(out), "--data-path", str(data), "-p", "epochs", "2"]
+            "--out", str(out), "--data-path", str(data), "-p", "epochs", "2",
+            "--cluster", "local"]
     assert main(argv) == 1
 
     summary = read_summary(out)
@@ -128,7 +148,8 @@ def test_notebook_errors_come_before_any_run(tmp_path: Path, capsys) -> None:
 
 def test_parameter_checks(tmp_path: Path) -> None:
     notebook = make_notebook(tmp_path)
-    assert check_notebook(notebook) == {"profile", "arch", "runs_dir", "data_path", "epochs"}
+    assert check_notebook(notebook) == {"profile", "arch", "runs_dir", "data_path", "epochs",
+                                        "epoch_s"}
     with pytest.raises(ValueError, match="set by the batch"):
         run_batch(notebook, ["resnet18"], tmp_path / "batch", extra={"arch": "vgg11"})
     with pytest.raises(ValueError, match="model names"):
@@ -143,3 +164,94 @@ def test_chapter_two_takes_the_batch_parameters() -> None:
     the runner itself is exercised on the test double above)."""
     assert {"profile", "arch", "runs_dir", "data_path", "train_missing"} <= check_notebook(
         CHAPTER)
+
+
+def test_debug_executor_runs_in_process_and_isolates_the_bad_model(tmp_path: Path,
+                                                                    capsys) -> None:
+    notebook, out = make_notebook(tmp_path), tmp_path / "batch"
+    argv = [str(notebook), "--profile", "smoke", "--models", "resnet18,vgg11,nope",
+            "--out", str(out), "--cluster", "debug"]
+    assert main(argv) == 1
+    summary = read_summary(out)
+    assert list(summary["status"]) == ["ok", "ok", "failed"]
+    assert summary.loc["resnet18", "train_acc"] == pytest.approx(0.9)
+    assert summary.loc["nope", "error"].startswith("ValueError: unknown backbone nope")
+    assert metrics(out, "vgg11")["profile"] == "smoke"
+    assert "[3/3]" in capsys.readouterr().out
+
+
+def stand_in_slurm(tmp_path: Path, monkeypatch) -> Path:
+    """tests/fake_slurm/ first on PATH (copied, executable); returns its state folder."""
+    bin_dir = tmp_path / "bin"
+    shutil.copytree(Path(__file__).parent / "fake_slurm", bin_dir)
+    for command in bin_dir.iterdir():
+        command.chmod(command.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_SLURM_DIR", str(tmp_path / "slurm"))
+    return tmp_path / "slurm"
+
+
+def wait_for(condition, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_slurm_array_is_submitted_and_a_preempted_job_resumes(tmp_path: Path,
+                                                              monkeypatch) -> None:
+    state = stand_in_slurm(tmp_path, monkeypatch)
+    notebook, out = make_notebook(tmp_path), tmp_path / "batch"
+    config = tmp_path / "slurm.yaml"
+    config.write_text("partition: gpu\ntime: '1:00:00'\ngpus_per_job: 1\ncpus_per_task: 8\n"
+                      "mem: 16G\narray_parallelism: 2\nsetup: [echo ready]\n")
+    argv = [str(notebook), "--profile", "smoke", "--models", "resnet18,vgg11,nope",
+            "--out", str(out), "--cluster", "slurm", "--slurm-config", str(config),
+            "--cpus-per-task", "2", "-p", "epochs", "6", "-p", "epoch_s", "0.5"]
+    codes: list[int] = []
+    batch = threading.Thread(target=lambda: codes.append(main(argv)))
+    batch.start()
+    try:  # preempt resnet18 (task 0) after two epochs, as SLURM does near a time limit
+        checkpoint = out / "runs" / "resnet18" / "checkpoint.json"
+        wait_for(lambda: checkpoint.is_file() and json.loads(checkpoint.read_text())["epoch"] >= 2)
+        (script,) = state.glob("*.sh")
+        subprocess.run(["scancel", f"{script.stem}_0", "--signal=USR2"], check=True)
+    finally:
+        batch.join(timeout=180)
+    assert codes == [1]
+
+    text = script.read_text()  # the one sbatch script: an array of 3, 2 at a time
+    assert "#SBATCH --array=0-2%2" in text
+    for flag in ("--partition=gpu", "--time=60", "--gpus-per-node=1", "--cpus-per-task=2",
+                 "--mem=16G", "--signal=USR2@120"):
+        assert f"#SBATCH {flag}\n" in text
+    assert "\necho ready\n" in text
+    assert f"{sys.executable} -u -m submitit.core._submit {out / 'cluster' / '%j'}" in text
+    assert (state / "next_id").read_text().strip() == str(int(script.stem) + 1)  # one sbatch
+
+    summary = read_summary(out)
+    assert list(summary["status"]) == ["ok", "ok", "failed"]
+    assert "ValueError: unknown backbone nope" in summary.loc["nope", "error"]
+    assert summary.loc["resnet18", "test_acc"] == pytest.approx(0.6)
+    assert (state / "requeued").read_text().split() == [f"{script.stem}_0"]
+    run = out / "runs" / "resnet18"
+    first, resumed = (int(x) for x in (run / "attempts.txt").read_text().split())
+    assert first == 0 and resumed >= 2  # the rerun started from the checkpoint
+    started = (run / "epochs.txt").read_text().split()
+    assert len(started) <= 6 + 1 and sorted(set(started)) == [str(e) for e in range(6)]
+    assert (out / "runs" / "vgg11" / "attempts.txt").read_text().split() == ["0"]
+
+
+def test_cluster_options_and_their_errors(tmp_path: Path, capsys, monkeypatch) -> None:
+    notebook = make_notebook(tmp_path)
+    config = tmp_path / "slurm.json"
+    config.write_text('{"partition": "a100", "time": "2-00:00:00", "gpus": 2}')
+    base = [str(notebook), "--models", "resnet18", "--out", str(tmp_path / "b")]
+    assert main([*base, "--cluster", "slurm", "--slurm-config", str(config)]) == 2
+    assert "unknown SLURM option(s) ['gpus']" in capsys.readouterr().err
+    assert main([*base, "--cluster", "slurm", "--gpus", "0"]) == 2
+    assert "--gpus is for --cluster local" in capsys.readouterr().err
+    monkeypatch.setenv("PATH", str(tmp_path))  # no srun here
+    assert main([*base, "--cluster", "slurm"]) == 2
+    assert "srun" in capsys.readouterr().err
+    assert not (tmp_path / "b" / "runs").exists()
