@@ -6,7 +6,7 @@ beside it). This script rewrites what is derived from it, in every file of ``_to
 
 * the Colab badge of each chapter notebook (in its first markdown cell):
   ``<colab_url>/github/<owner>/<repo>/blob/<branch>/<path_to_book>/<file>.ipynb``;
-* the clone line of each chapter's Colab setup cell (its second cell), which fetches the
+* the clone line of each chapter's Colab setup cell (its first code cell), which fetches the
   library and the stored run summaries (``results/``):
   ``!git clone -q --depth 1 <url> /content/<repo>``, installed from there;
 * ``git clone <url> && cd <repo>`` in the book's markdown pages.
@@ -43,7 +43,6 @@ SETUP_CLONE_RE = re.compile(r"git clone -q --depth 1 (https?://\S+?)(?:\.git)? /
 CLONE_RE = re.compile(
     r"git clone (https?://[^\s`'\"]+?)(?:\.git)?(?=[\s`'\"]|$)( && cd [^\s`'\"]+)?",
     re.MULTILINE)
-SETUP_CELL = 1  # the Colab setup cell is the second cell of a chapter
 
 
 @dataclass(frozen=True)
@@ -125,10 +124,9 @@ def _first_markdown(nb: nbformat.NotebookNode) -> nbformat.NotebookNode | None:
     return next((c for c in nb.cells if c.cell_type == "markdown"), None)
 
 
-def _setup_cell(nb: nbformat.NotebookNode) -> nbformat.NotebookNode | None:
-    if len(nb.cells) > SETUP_CELL and nb.cells[SETUP_CELL].cell_type == "code":
-        return nb.cells[SETUP_CELL]
-    return None
+def setup_cell(nb: nbformat.NotebookNode) -> nbformat.NotebookNode | None:
+    """The Colab setup cell: a chapter's first code cell (it must run before any import)."""
+    return next((c for c in nb.cells if c.cell_type == "code"), None)
 
 
 def notebook_problems(path: Path, links: BookLinks, book_root: Path = ROOT) -> list[str]:
@@ -146,13 +144,13 @@ def notebook_problems(path: Path, links: BookLinks, book_root: Path = ROOT) -> l
                 if match[2] != expected:
                     problems.append(f"{rel}: Colab badge links to {match[2]}, expected {expected}")
             problems += _clone_problems(rel, cell.source, links)
-    setup = _setup_cell(nb)
+    setup = setup_cell(nb)
     wrong = [m[1] for m in SETUP_CLONE_RE.finditer(setup.source if setup else "")
              if m[1] != links.url]
     for url in wrong:
         problems.append(f"{rel}: the setup cell installs from {url}, expected {links.url}")
     if not wrong and (setup is None or links.install_line not in setup.source):
-        problems.append(f"{rel}: the setup cell (cell {SETUP_CELL + 1}, code) lacks "
+        problems.append(f"{rel}: the setup cell (its first code cell) lacks "
                         f"{links.install_line}")
     return problems
 
@@ -197,7 +195,7 @@ def _sync_notebook(path: Path, links: BookLinks, book_root: Path) -> bool:
     first = _first_markdown(nb)
     if first is not None and not BADGE_RE.search(first.source):
         first.source = first.source.rstrip() + f"\n\n[![Open In Colab]({BADGE_IMAGE})]({expected})"
-    setup = _setup_cell(nb)
+    setup = setup_cell(nb)
     if setup is not None:
         setup.source = SETUP_CLONE_RE.sub(lambda m: links.install_line, setup.source)
         setup.source = re.sub(r"/content/[\w.-]+", f"/content/{links.repo}", setup.source)
