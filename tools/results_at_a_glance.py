@@ -86,9 +86,7 @@ def training_minutes(run: RunFolder) -> float:
     """Minutes a run trained: its run card's wall time, or the sum of its epochs' seconds
     in ``history.csv`` where that is larger (the card of a run resumed by an older
     version of the engine counts its last process only)."""
-    card = RunCard.load(run.file(RunFolder.CARD))
-    epochs = float(run.read_history()["seconds"].sum())
-    return max(float(card.wall_time_s or 0.0), epochs) / 60
+    return run.training_seconds() / 60
 
 
 def device_of(run: RunFolder) -> str:

@@ -113,7 +113,7 @@ def member_table(runs: Sequence, members: EnsembleMembers) -> pd.DataFrame:
         settings = metrics.get("settings", {})
         rows.append({"run": run.path.name, "architecture": settings.get("arch"),
                      "seed": settings.get("seed"), "val": float(val), "test": float(test),
-                     "minutes": (metrics.get("wall_time_s") or 0.0) / 60})
+                     "minutes": run.training_seconds() / 60})
     table = pd.DataFrame(rows)
     return table.sort_values("val", ascending=False, kind="stable", ignore_index=True)
 
@@ -359,7 +359,7 @@ def seed_pool_missing(runs: Sequence, profile: str) -> str:
     from fer_course.runs import RunCard
 
     took = "".join(
-        f" (`{run.path.name}` took {(run.read_metrics().get('wall_time_s') or 0) / 60:.0f} "
+        f" (`{run.path.name}` took {run.training_seconds() / 60:.0f} "
         f"min on {RunCard.load(run.file('run_card.json')).device})" for run in runs[:1])
     return (f"{len(runs)} run(s) of chapter 7's recipe are stored under `{profile}`: the "
             "second pool needs two or more. Train more seeds with `python "

@@ -43,9 +43,7 @@ def training_estimate(name: str, profile: Profile) -> str:
         stored = RunStore(profile_name).stored(name)
         if stored.file(stored.CARD).is_file():
             card = RunCard.load(stored.file(stored.CARD))
-            seconds = card.wall_time_s or 0
-            if stored.file(stored.HISTORY).is_file():  # resumed runs: every epoch counts
-                seconds = max(seconds, float(stored.read_history()["seconds"].sum()))
+            seconds = max(float(card.wall_time_s or 0), stored.training_seconds())
             took = f"about {_minutes(seconds)} on {card.device}"
             if profile_name == profile.name:
                 return took

@@ -127,6 +127,16 @@ class RunFolder:
     def read_metrics(self) -> dict[str, Any]:
         return json.loads(self.file(self.METRICS).read_text())
 
+    def training_seconds(self) -> float:
+        """Seconds the finished run trained: its recorded wall time, or its epochs' seconds
+        summed where that is larger (a resumed run's wall time counts its last process)."""
+        seconds = float(self.read_metrics().get("wall_time_s") or 0)
+        if self.file(self.HISTORY).is_file():
+            history = self.read_history()
+            if "seconds" in history:
+                seconds = max(seconds, float(history["seconds"].sum()))
+        return seconds
+
     def read_settings(self) -> dict[str, Any]:
         """The run's identity (recipe fields and data) as its metrics record it."""
         return self.read_metrics().get("settings", {})

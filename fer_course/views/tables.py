@@ -54,24 +54,12 @@ def table5(runs: str | os.PathLike | Sequence[Any]) -> pd.DataFrame:
             "test": m["test"]["accuracy"], "paper train": paper[0], "paper val": paper[1],
             "paper test": paper[2], "test - paper": m["test"]["accuracy"] - paper[2],
             "profile": run.path.parent.name, "epochs": s["epochs"], "image px": s["image_size"],
-            "weights": s["weights"] or "scratch", "minutes": _training_seconds(run, m) / 60,
+            "weights": s["weights"] or "scratch", "minutes": run.training_seconds() / 60,
         })
     order = {name: i for i, name in enumerate(PAPER_TABLE5)}
     table = pd.DataFrame(rows, columns=TABLE5_COLUMNS)
     return table.sort_values(["backbone", "run"], key=lambda c: c.map(
         lambda a: order.get(a, 99)) if c.name == "backbone" else c, ignore_index=True)
-
-
-def _training_seconds(run: Any, metrics: dict[str, Any]) -> float:
-    """The run's training time: its epochs' seconds summed (a resumed run's wall time counts
-    its last process only), or the recorded wall time where that is longer."""
-    seconds = float(metrics.get("wall_time_s") or 0)
-    history = run.file("history.csv") if hasattr(run, "file") else None
-    if history is not None and history.is_file():
-        epochs = pd.read_csv(history)
-        if "seconds" in epochs:
-            seconds = max(seconds, float(epochs["seconds"].sum()))
-    return seconds
 
 
 def _minutes_text(minutes: float) -> str:
