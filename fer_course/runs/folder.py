@@ -128,9 +128,12 @@ class RunFolder:
         return json.loads(self.file(self.METRICS).read_text())
 
     def training_seconds(self) -> float:
-        """Seconds the finished run trained: its recorded wall time, or its epochs' seconds
-        summed where that is larger (a resumed run's wall time counts its last process)."""
-        seconds = float(self.read_metrics().get("wall_time_s") or 0)
+        """Seconds the run trained: its recorded wall time, or its epochs' seconds summed
+        where that is larger (a resumed run's wall time counts its last process); 0 where
+        neither file is there yet."""
+        seconds = 0.0
+        if self.file(self.METRICS).is_file():
+            seconds = float(self.read_metrics().get("wall_time_s") or 0)
         if self.file(self.HISTORY).is_file():
             history = self.read_history()
             if "seconds" in history:
