@@ -66,6 +66,6 @@ def test_no_folder_holds_more_than_about_ten_modules() -> None:
 
 def test_the_layer_check_catches_an_upward_import(tmp_path: Path) -> None:
     source = tmp_path / "x.py"
-    source.write_text("def f():\n    from fer_course.views.plots import sample_grid\n")
-    assert imports_of(source) == {"fer_course.views.plots"}
-    assert layer_of("fer_course.views.plots") > layer_of("fer_course.data.readers")
+    source.write_text("def f():\n    from fer_course.views.data_figures import sample_grid\n")
+    assert imports_of(source) == {"fer_course.views.data_figures"}
+    assert layer_of("fer_course.views.data_figures") > layer_of("fer_course.data.readers")

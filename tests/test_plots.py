@@ -20,11 +20,11 @@ from fer_course.augment import (  # noqa: E402
     denormalize,
     sample_params,
 )
-from fer_course.views import plots  # noqa: E402
+from fer_course.views import data_figures, plots  # noqa: E402
 
 
 def test_class_table_counts_each_split(small_synthetic) -> None:
-    table = plots.class_table(small_synthetic)
+    table = data_figures.class_table(small_synthetic)
     train = table[table["split"] == "train"]
     assert train["images"].tolist() == small_synthetic.train.class_counts()
     assert abs(train["share %"].sum() - 100) < 0.5
@@ -33,13 +33,13 @@ def test_class_table_counts_each_split(small_synthetic) -> None:
 def test_figures_draw(small_synthetic) -> None:
     report = audit_data(small_synthetic)
     figures = [
-        plots.class_distribution(small_synthetic),
-        plots.sample_grid(small_synthetic.train, small_synthetic.classes, per_class=3),
-        plots.mean_faces(small_synthetic),
-        plots.pixel_histograms(small_synthetic),
-        plots.flawed_examples(small_synthetic, report, n=3),
-        plots.augmentation_grid(small_synthetic.train.images[0], AugmentConfig(image_size=32),
-                                draws=3),
+        data_figures.class_distribution(small_synthetic),
+        data_figures.sample_grid(small_synthetic.train, small_synthetic.classes, per_class=3),
+        data_figures.mean_faces(small_synthetic),
+        data_figures.pixel_histograms(small_synthetic),
+        data_figures.flawed_examples(small_synthetic, report, n=3),
+        data_figures.augmentation_grid(small_synthetic.train.images[0],
+                                       AugmentConfig(image_size=32), draws=3),
     ]
     assert [len(f.axes) for f in figures] == [2, 7 * 3, 7, 2, 6, 5]
     # the augmentation panels show, and are titled with, the angles and flips actually drawn
