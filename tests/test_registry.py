@@ -119,3 +119,27 @@ def test_the_estimate_reads_the_stored_cpu_card(tmp_path: Path, monkeypatch) -> 
     paper = training_estimate("resnet18", get_profile("paper"))
     assert paper.startswith("the stored cpu run took about 10 minutes") and "30 epochs" in paper
     assert training_estimate("vgg11", get_profile("cpu")) == "no stored run of vgg11 to time it by"
+
+
+def test_a_best_variant_is_timed_by_the_stored_runs_of_the_recipe(tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    def store(folder: Path, seconds: list[float], device: str) -> None:
+        folder.mkdir(parents=True)
+        card = {"chapter": folder.name, "profile": {}, "device": device, "versions": {},
+                "started": "", "wall_time_s": sum(seconds)}
+        (folder / "run_card.json").write_text(json.dumps(card))
+        rows = "\n".join(f"{i + 1},{s}" for i, s in enumerate(seconds))
+        (folder / "history.csv").write_text(f"epoch,seconds\n{rows}\n")
+
+    cpu = "cpu (2 cores, Test CPU)"
+    store(tmp_path / "best" / "best", [90.0, 100.0, 110.0], cpu)  # median 100 s
+    store(tmp_path / "best-ablation" / "best-e6", [40.0, 50.0, 60.0], cpu)  # median 50 s
+    store(tmp_path / "best-ablation" / "best-e3", [1.0, 1.0, 1.0], "cuda (Test GPU)")  # not cpu
+    monkeypatch.setenv("FER_COURSE_RESULTS", str(tmp_path))
+    epochs = run_spec("best-seed7").recipe(get_profile("best")).epochs
+    assert training_estimate("best-seed7", get_profile("best")) == (
+        f"about {50 * epochs / 60:.0f} to {100 * epochs / 60:.0f} minutes on {cpu}: 50 to "
+        "100 s per epoch in the 2 stored runs of the recipe")
+    assert training_estimate("best-e1-no-dropout", get_profile("best")) == (
+        f"about 50 seconds to 2 minutes on {cpu}: 50 to 100 s per epoch in the 2 stored runs "
+        "of the recipe")

@@ -185,8 +185,8 @@ def multitask_row(store: RunStore, data: Any) -> Row:
 
 
 def best_rows(store: RunStore, data: Any) -> list[Row]:
-    """Chapter 7: the ``best`` network, and the vote of its stored seeds (rule and members
-    chosen on PublicTest by ``best_report.ensemble_of``, as the chapter does)."""
+    """Chapter 7: the ``best`` network, and the vote of all its stored seeds (the rule
+    chosen on PublicTest by ``best_report.seed_ensembles``, as the chapter does)."""
     run = store.find("best")
     if run is None:
         rows = [course_row("course, `best`", "the course's own network", None, None, "", 7)]
@@ -202,17 +202,16 @@ def best_rows(store: RunStore, data: Any) -> list[Row]:
                                f"of {len(BEST_SEEDS)} stored)", None, None, "", 7))
         return rows
     predictions = {n: _labels(r, data) for n, r in found.items()}
-    names = list(found)
-    val_labels = predictions[names[0]]["val_labels"]
-    test_labels = predictions[names[0]]["test_labels"]
-    vote = best_report.ensemble_of(np.stack([predictions[n]["val_probs"] for n in names]),
-                                   np.stack([predictions[n]["test_probs"] for n in names]),
-                                   val_labels)
-    chosen = [names[i] for i in vote["members"]]
+    first = next(iter(predictions.values()))  # the same faces, in the same order, for all
+    val_labels, test_labels = first["val_labels"], first["test_labels"]
+    seeds = best_report.seed_ensembles({n: p["val_probs"] for n, p in predictions.items()},
+                                       {n: p["test_probs"] for n, p in predictions.items()},
+                                       val_labels, test_labels)
     rows.append(course_row(
-        "course, `best`", f"{vote['rule']} vote of {len(chosen)} of the recipe's "
-        f"{len(names)} stored seeds, chosen on PublicTest", vote["test_predicted"] == test_labels,
-        sum(training_minutes(found[n]) for n in chosen), device_of(found[chosen[0]]), 7))
+        "course, `best`", f"{seeds.all_rule} vote of the recipe's {len(found)} stored seeds "
+        "(rule chosen on PublicTest)", seeds.all_predicted == test_labels,
+        sum(training_minutes(r) for r in found.values()), device_of(next(iter(found.values()))),
+        7))
     return rows
 
 

@@ -15,6 +15,7 @@ both get wrong cancel out.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,7 @@ from fer_course.evaluate import classification_metrics
 from fer_course.paper import PAPER_BEST_ENSEMBLE, PAPER_MULTITASK, PAPER_TABLE5
 
 __all__ = ["ablation_table", "accuracy_interval", "choose_prior_power", "ensemble_of",
-           "paper_comparison", "prior_adjusted", "scores", "signed_points"]
+           "paper_comparison", "prior_adjusted", "scores", "seed_ensembles", "signed_points"]
 
 
 def signed_points(fraction: float) -> str:
@@ -175,3 +176,87 @@ def ensemble_of(val_probs: np.ndarray, test_probs: np.ndarray, val_labels: np.nd
     assert best is not None
     best["test_predicted"] = ensemble_predictions(test_probs, best["members"], best["rule"])
     return best
+
+
+@dataclass
+class SeedEnsembles:
+    """The recipe's networks (one per seed) alone and voting together.
+
+    ``members``: each network's validation and test accuracy, and the test accuracy of the
+    soft vote of it and every network above it. ``table``: the best member on validation,
+    the vote of all (rule chosen on validation) and the greedy selection (members and rule
+    chosen on validation), each with its test accuracy, 95 % interval and paired
+    difference from the best member. ``all_predicted``: the vote of all's test classes.
+    """
+
+    members: pd.DataFrame
+    table: pd.DataFrame
+    best_member: str
+    all_rule: str
+    all_predicted: np.ndarray
+    greedy: dict[str, Any]
+
+    def view(self) -> pd.DataFrame:
+        """``table`` as the page shows it: the interval as text, the members left out."""
+        out = self.table.drop(columns=["members", "low", "high"])
+        out.insert(3, "95 % interval", [f"{lo:.3f} to {hi:.3f}" for lo, hi in
+                                        zip(self.table["low"], self.table["high"])])
+        return out
+
+
+def seed_ensembles(val_probs: Mapping[str, np.ndarray], test_probs: Mapping[str, np.ndarray],
+                   val_labels: np.ndarray, test_labels: np.ndarray,
+                   rules: Sequence[str] = ("soft", "majority"), n_boot: int = 10_000,
+                   ) -> SeedEnsembles:
+    """Every choice on validation, the test faces scored once: ``*_probs`` map a network's
+    name to its ``[N, C]`` probabilities.
+
+    >>> eye = np.eye(2)
+    >>> val = {"a": eye[[0, 0, 1]], "b": eye[[0, 1, 1]], "c": eye[[1, 1, 1]]}
+    >>> test = {"a": eye[[0, 1, 0]], "b": eye[[0, 1, 1]], "c": eye[[1, 1, 1]]}
+    >>> s = seed_ensembles(val, test, np.array([0, 1, 1]), np.array([0, 1, 1]), n_boot=100)
+    >>> s.best_member, s.members["test accuracy"].tolist()
+    ('b', [0.6666666666666666, 1.0, 0.6666666666666666])
+    >>> s.table["test accuracy"].round(3).tolist()  # b alone; a+b+c vote; greedy: b
+    [1.0, 1.0, 1.0]
+    """
+    names = list(val_probs)
+    val = np.stack([val_probs[n] for n in names])
+    test = np.stack([test_probs[n] for n in names])
+    val_labels, test_labels = np.asarray(val_labels), np.asarray(test_labels)
+
+    def acc(predicted: np.ndarray, labels: np.ndarray) -> float:
+        return float(np.mean(predicted == labels))
+
+    members = pd.DataFrame({
+        "validation accuracy": [acc(v.argmax(1), val_labels) for v in val],
+        "test accuracy": [acc(t.argmax(1), test_labels) for t in test],
+        "soft vote so far (test)": [
+            acc(ensemble_predictions(test, range(k + 1), "soft"), test_labels)
+            for k in range(len(names))],
+    }, index=pd.Index(names, name="network"))
+    best = int(np.argmax(members["validation accuracy"].to_numpy()))
+    all_rule = max(rules, key=lambda r: acc(ensemble_predictions(val, range(len(names)), r),
+                                            val_labels))  # first rule wins a tie
+    greedy = ensemble_of(val, test, val_labels, rules)
+    candidates = {
+        f"best member on validation ({names[best]})": ([best], "—", test[best].argmax(1)),
+        f"vote of all {len(names)}": (list(range(len(names))), all_rule,
+                                      ensemble_predictions(test, range(len(names)), all_rule)),
+        f"greedy selection ({len(greedy['members'])} of {len(names)})": (
+            greedy["members"], greedy["rule"], greedy["test_predicted"]),
+    }
+    best_correct = test[best].argmax(1) == test_labels
+    rows = []
+    for label, (chosen, rule, predicted) in candidates.items():
+        on_val = ensemble_predictions(val, chosen, rule if rule != "—" else "soft")
+        accuracy, low, high = accuracy_interval(predicted == test_labels, n_boot)
+        versus = paired_bootstrap(predicted == test_labels, best_correct, n_boot=n_boot)
+        rows.append({"ensemble": label, "members": ", ".join(names[i] for i in chosen),
+                     "rule": rule, "validation accuracy": acc(on_val, val_labels),
+                     "test accuracy": accuracy, "low": low, "high": high,
+                     "vs best member (points)": signed_points(versus.difference),
+                     "95 % interval of the difference":
+                         f"{signed_points(versus.low)} to {signed_points(versus.high)}"})
+    return SeedEnsembles(members, pd.DataFrame(rows).set_index("ensemble"), names[best],
+                         all_rule, candidates[f"vote of all {len(names)}"][2], greedy)

@@ -51,15 +51,38 @@ def training_estimate(name: str, profile: Profile) -> str:
                     f"epochs at {profile.image_size} px) expect a different time")
     spec = run_spec(name) if name.startswith("best") else None
     if spec is not None and spec.kind == "best" and name != "best":
-        # a variant of the best recipe: the stored recipe's seconds per epoch, scaled
-        reference = RunStore(profile.name).stored("best")
-        if reference.file(reference.HISTORY).is_file():
-            per_epoch = float(reference.read_history()["seconds"].mean())
-            epochs = spec.recipe(profile).epochs
-            device = RunCard.load(reference.file(reference.CARD)).device
-            return (f"about {_minutes(per_epoch * epochs)} on {device}, from the stored "
-                    f"best run's {per_epoch:.0f} s per epoch")
+        return _best_variant_estimate(spec, profile)
     return f"no stored run of {name} to time it by"
+
+
+def _best_variant_estimate(spec: RunSpec, profile: Profile) -> str:
+    """A variant of the best recipe, timed by the committed runs of the recipe on the
+    stored ``best`` run's device: each run's median epoch, scaled to this run's epochs.
+    Their spread is the machine's load while they trained, so it is given as a range."""
+    store = RunStore(profile.name)
+    reference = store.stored("best")
+    if not reference.file(reference.CARD).is_file():
+        return f"no stored run of {spec.name} to time it by"
+    device = RunCard.load(reference.file(reference.CARD)).device
+    medians = []
+    for root in (store.results_dir, store.ablation_dir):
+        for folder in sorted(root.glob("best*")) if root.is_dir() else ():
+            run = store.stored(folder.name)
+            if (run.file(run.HISTORY).is_file() and run.file(run.CARD).is_file()
+                    and RunCard.load(run.file(run.CARD)).device == device):
+                medians.append(float(run.read_history()["seconds"].median()))
+    if not medians:
+        return f"no stored run of {spec.name} to time it by"
+    epochs = spec.recipe(profile).epochs
+    low, high = min(medians), max(medians)
+    if round(low) == round(high):
+        return (f"about {_minutes(low * epochs)} on {device}, from the stored best "
+                f"recipe's {low:.0f} s per epoch")
+    span = f"{_minutes(low * epochs)} to {_minutes(high * epochs)}"
+    if low * epochs >= 90:  # "27 to 61 minutes", not "27 minutes to 61 minutes"
+        span = f"{low * epochs / 60:.0f} to {high * epochs / 60:.0f} minutes"
+    return (f"about {span} on {device}: {low:.0f} to {high:.0f} s per epoch in the "
+            f"{len(medians)} stored runs of the recipe")
 
 
 def check_against_registry(spec: RunSpec, profile: Profile, run: Any) -> None:

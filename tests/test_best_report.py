@@ -1,0 +1,55 @@
+"""Chapter 7's ensemble of the recipe's seeds: every choice on validation, hand-checked."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fer_course.analysis.best_report import seed_ensembles
+
+
+def five_seeds() -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Ten faces, all of class 1; seed i answers class 0 on faces 2i and 2i+1 only, so
+    each face is missed by exactly one seed."""
+    probs = {}
+    for i in range(5):
+        answers = np.ones(10, dtype=int)
+        answers[[2 * i, 2 * i + 1]] = 0
+        probs[f"seed{i}"] = np.eye(2)[answers]
+    return probs, np.ones(10, dtype=int)
+
+
+def test_the_vote_of_all_fixes_what_each_seed_misses_and_greedy_stops_at_one() -> None:
+    probs, labels = five_seeds()
+    result = seed_ensembles(probs, probs, labels, labels, n_boot=200)
+    # each seed alone: 8 of 10; two seeds tie on 4 faces and np.argmax breaks ties
+    # towards class 0 (wrong); three or more outvote every single miss
+    assert result.members["test accuracy"].tolist() == [0.8] * 5
+    assert result.members["soft vote so far (test)"].tolist() == [0.8, 0.6, 1.0, 1.0, 1.0]
+    assert result.best_member == "seed0"  # a tie on validation: the first
+    table = result.table
+    assert list(table.index) == ["best member on validation (seed0)", "vote of all 5",
+                                 "greedy selection (1 of 5)"]
+    assert table["test accuracy"].tolist() == [0.8, 1.0, 0.8]
+    assert table.loc["vote of all 5", "rule"] == "soft"
+    assert table.loc["vote of all 5", "vs best member (points)"] == "+20.0"
+    # greedy adds a member only when validation accuracy rises; any second seed lowers it
+    assert table.loc["greedy selection (1 of 5)", "members"] == "seed0"
+    assert table.loc["greedy selection (1 of 5)", "vs best member (points)"] == "0.0"
+    assert (result.all_predicted == labels).all()
+    assert result.view().loc["vote of all 5", "95 % interval"] == "1.000 to 1.000"
+    low, high = table.loc["vote of all 5", ["low", "high"]]
+    assert low == high == 1.0  # every bootstrap sample of an all-correct vote is all correct
+
+
+def test_the_rule_of_the_vote_of_all_is_chosen_on_validation_not_test() -> None:
+    probs, labels = five_seeds()
+    val = {k: v.copy() for k, v in probs.items()}
+    # face 0 on validation: two sure wrong answers, three unsure right ones
+    val["seed0"][0] = [1.0, 0.0]
+    val["seed1"][0] = [0.99, 0.01]
+    for k in ("seed2", "seed3", "seed4"):
+        val[k][0] = [0.45, 0.55]
+    # soft: 1 + 0.99 + 3 * 0.45 = 3.34 for class 0 against 1.66, wrong; majority 2 to 3, right
+    result = seed_ensembles(val, probs, labels, labels, n_boot=200)
+    assert result.all_rule == "majority"
+    assert result.table.loc["vote of all 5", "validation accuracy"] == 1.0
