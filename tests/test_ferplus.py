@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from fer_course.analysis.label_noise import ferplus_confusion, ferplus_counts, ferplus_disagreement
 from fer_course.data import CLASSES, FERData, FERFormatError, Split, load_fer2013
 from fer_course.data.ferplus import (
     FERPLUS_CLASSES,
@@ -21,9 +22,6 @@ from fer_course.data.ferplus import (
     UNKNOWN,
     VOTE_COLUMNS,
     apply_ferplus_labels,
-    ferplus_confusion,
-    ferplus_counts,
-    ferplus_disagreement,
     ferplus_majority,
     read_ferplus_csv,
     synthetic_ferplus_votes,

@@ -19,11 +19,11 @@ import torch
 from PIL import Image
 
 import fer_course.data.readers as readers
+from fer_course.analysis.label_noise import ferplus_counts
 from fer_course.data import FERData, FERFormatError, Split, load_fer2013, make_synthetic_fer
 from fer_course.data.ferplus import (
     apply_ferplus_labels,
     check_alignment,
-    ferplus_counts,
     synthetic_ferplus_votes,
     write_ferplus_csv,
 )

@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 
 from fer_course.data.types import (
@@ -350,89 +349,11 @@ def apply_ferplus_labels(data: FERData, ferplus: FERPlusVotes | str | os.PathLik
                    rows_are_csv=data.rows_are_csv)
 
 
-def ferplus_counts(data: FERData, ferplus: FERPlusVotes | str | os.PathLike,
-                   rule: str = "plurality") -> pd.DataFrame:
-    """Images per FER+ label and split: the eight classes kept, then the images dropped and
-    why, then the FER-2013 total; one column per split and ``all``.
-
-    >>> from fer_course.data import make_synthetic_fer
-    >>> d = make_synthetic_fer(70, 14, 14)
-    >>> ferplus_counts(d, synthetic_ferplus_votes(d)).loc["FER-2013 images"].tolist()
-    [70, 14, 14, 98]
-    """
-    votes = as_votes(ferplus)
-    check_alignment(data, votes)
-    majority = ferplus_majority(votes.votes, rule)
-    index = [*FERPLUS_CLASSES, *(f"dropped: {r}" for r in DROP_REASONS.values()),
-             "FER-2013 images"]
-    table = pd.DataFrame(0, index=index, columns=[*data.splits(), "all"], dtype=np.int64)
-    for name, split in data.splits().items():
-        labels = majority[np.asarray(split.rows, dtype=np.int64)]
-        table.loc[list(FERPLUS_CLASSES), name] = np.bincount(
-            labels[labels >= 0], minlength=len(FERPLUS_CLASSES))
-        for code, reason in DROP_REASONS.items():
-            table.loc[f"dropped: {reason}", name] = int((labels == code).sum())
-        table.loc["FER-2013 images", name] = len(split)
-    table["all"] = table[list(data.splits())].sum(axis=1)
-    return table
-
-
 def labels_by_csv_row(data: FERData) -> tuple[np.ndarray, np.ndarray]:
     """Every image's csv row and label, all splits together."""
     rows = np.concatenate([np.asarray(s.rows, dtype=np.int64) for s in data.splits().values()])
     labels = np.concatenate([s.labels.numpy() for s in data.splits().values()])
     return rows, labels
-
-
-def ferplus_disagreement(data: FERData, ferplus_data: FERData) -> pd.DataFrame:
-    """Per FER-2013 class (all splits): its images, how many kept a FER+ label, the share of
-    those whose FER+ label differs, and the FER+ label they most often get instead.
-
-    ``ferplus_data``: ``data`` after ``apply_ferplus_labels`` (joined by csv row).
-
-    >>> from fer_course.data import make_synthetic_fer
-    >>> d = make_synthetic_fer(70, 14, 14)
-    >>> table = ferplus_disagreement(d, apply_ferplus_labels(d, synthetic_ferplus_votes(d)))
-    >>> list(table.columns)
-    ['images', 'with FER+ label', 'FER+ differs', 'differs (%)', 'most often instead']
-    """
-    rows, original = labels_by_csv_row(data)
-    plus_rows, plus = labels_by_csv_row(ferplus_data)
-    by_row = np.full(int(max(rows.max(), plus_rows.max())) + 1, -1, dtype=np.int64)
-    by_row[plus_rows] = plus
-    relabelled = by_row[rows]
-    records = []
-    for label, name in [*enumerate(data.classes), (None, "all")]:
-        mine = np.ones(len(rows), bool) if label is None else original == label
-        kept = mine & (relabelled >= 0)
-        differ = kept & (relabelled != original)
-        instead = ""
-        if label is not None and differ.any():
-            counts = np.bincount(relabelled[differ], minlength=len(ferplus_data.classes))
-            top = int(counts.argmax())
-            instead = f"{ferplus_data.classes[top]} ({counts[top] / differ.sum():.0%})"
-        records.append({"FER-2013 label": name, "images": int(mine.sum()),
-                        "with FER+ label": int(kept.sum()), "FER+ differs": int(differ.sum()),
-                        "differs (%)": round(100 * differ.sum() / max(kept.sum(), 1), 1),
-                        "most often instead": instead})
-    return pd.DataFrame.from_records(records, index="FER-2013 label")
-
-
-def ferplus_confusion(data: FERData, ferplus_data: FERData) -> pd.DataFrame:
-    """Counts of images per (FER-2013 label, FER+ label), over all splits; rows FER-2013.
-
-    >>> from fer_course.data import make_synthetic_fer
-    >>> d = make_synthetic_fer(70, 14, 14)
-    >>> ferplus_confusion(d, apply_ferplus_labels(d, synthetic_ferplus_votes(d))).shape
-    (7, 8)
-    """
-    rows, original = labels_by_csv_row(data)
-    plus_rows, plus = labels_by_csv_row(ferplus_data)
-    position = {int(r): i for i, r in enumerate(rows)}
-    table = np.zeros((len(data.classes), len(ferplus_data.classes)), dtype=np.int64)
-    np.add.at(table, (original[[position[int(r)] for r in plus_rows]], plus), 1)
-    return pd.DataFrame(table, index=pd.Index(data.classes, name="FER-2013"),
-                        columns=pd.Index(ferplus_data.classes, name="FER+"))
 
 
 def synthetic_ferplus_votes(data: FERData, seed: int = 0, agreement: float = 0.8
