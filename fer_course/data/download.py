@@ -5,7 +5,8 @@ only when a download really happens, and returns the path for ``load_fer2013``.
 Finding data already on disk is the job of ``fer_course.data.locate``.
 
 No message, print or chained error from this module ever holds a Kaggle key: error
-texts that come back from the API are scrubbed first.
+texts that come back from the API are scrubbed first (the credentials, and where they
+are found, are ``fer_course.data.kaggle_auth``'s job).
 
 >>> "KAGGLE_KEY" in TOKEN_HELP
 True
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 import re
 import shutil
@@ -25,14 +25,18 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from fer_course.data import locate
+from fer_course.data.kaggle_auth import (
+    TOKEN_HELP,
+    kaggle_credentials_available,
+    scrub,
+    secret_values,
+)
 
 # MISSING_DATA_HELP stays importable from here: the messages below point students to
 # fer_course.data.download.MISSING_DATA_HELP.
 from fer_course.data.locate import COMPETITION, DATASET, MISSING_DATA_HELP, RULES_URL
 
 SOURCES: tuple[str, ...] = ("competition", "msambare")
-TOKEN_URL = "https://www.kaggle.com/settings/api"
 
 __all__ = [
     "COMPETITION",
@@ -44,17 +48,6 @@ __all__ = [
     "kaggle_credentials_available",
 ]
 
-TOKEN_HELP = f"""\
-No Kaggle API credentials were found. To create them:
-  1. Sign in at kaggle.com, open {TOKEN_URL} and create an API token.
-  2. Locally: save a downloaded kaggle.json as ~/.kaggle/kaggle.json (chmod 600), or
-     set the environment variables KAGGLE_USERNAME and KAGGLE_KEY from it; a newer
-     single token goes into KAGGLE_API_TOKEN (or the file ~/.kaggle/access_token).
-  3. In Colab: open the Secrets panel (key icon, left bar), add KAGGLE_USERNAME and
-     KAGGLE_KEY (or KAGGLE_API_TOKEN), and switch on notebook access for them.
-  4. Accept the competition rules once: {RULES_URL}
-Without Kaggle, see fer_course.data.download.MISSING_DATA_HELP for other ways."""
-"""Steps to create a Kaggle API token, shown when none is found."""
 
 
 class KaggleApiLike(Protocol):
@@ -73,91 +66,6 @@ class KaggleApiLike(Protocol):
 
 class DownloadError(RuntimeError):
     """Fetching FER-2013 from Kaggle failed; the message says why and what to do."""
-
-
-# --------------------------------------------------------------------------- credentials
-
-
-def _config_files() -> list[Path]:
-    """kaggle.json places that the kaggle package versions read."""
-    files = []
-    config_dir = os.environ.get("KAGGLE_CONFIG_DIR", "").strip()
-    if config_dir:
-        files.append(Path(config_dir).expanduser() / "kaggle.json")
-    home = Path.home()
-    xdg = os.environ.get("XDG_CONFIG_HOME", "").strip()
-    files.append(home / ".kaggle" / "kaggle.json")
-    files.append(Path(xdg or home / ".config") / "kaggle" / "kaggle.json")
-    return files
-
-
-def _token_files() -> list[Path]:
-    """Newer kaggle versions: a single access token, or cached OAuth credentials."""
-    kaggle_dir = Path.home() / ".kaggle"
-    return [kaggle_dir / name for name in ("access_token", "access_token.txt", "credentials.json")]
-
-
-def _colab_secrets_to_env() -> bool:
-    """Copy Kaggle secrets from Colab's Secrets panel into env vars; never shows them."""
-    try:
-        from google.colab import userdata  # type: ignore[import-not-found]
-    except Exception:
-        return False
-    found = False
-    for names in (("KAGGLE_USERNAME", "KAGGLE_KEY"), ("KAGGLE_API_TOKEN",)):
-        values = []
-        for name in names:
-            try:
-                values.append(userdata.get(name))
-            except Exception:  # secret missing, or notebook access not granted
-                values.append(None)
-        if all(values):
-            for name, value in zip(names, values, strict=True):
-                os.environ.setdefault(name, str(value))
-            found = True
-    return found
-
-
-def kaggle_credentials_available() -> bool:
-    """Whether a Kaggle API token can be found (env vars, a token file, or Colab secrets).
-
-    In Colab, secrets ``KAGGLE_USERNAME``/``KAGGLE_KEY`` (or ``KAGGLE_API_TOKEN``) are
-    copied into environment variables so that the ``kaggle`` package sees them.
-    """
-    env = os.environ
-    if env.get("KAGGLE_USERNAME") and env.get("KAGGLE_KEY"):
-        return True
-    if env.get("KAGGLE_API_TOKEN"):
-        return True
-    if any(p.is_file() for p in _config_files() + _token_files()):
-        return True
-    return locate.in_colab() and _colab_secrets_to_env()
-
-
-def _secret_values() -> list[str]:
-    """Every credential value this process could know about, longest first."""
-    values = [os.environ.get(n, "") for n in ("KAGGLE_KEY", "KAGGLE_USERNAME", "KAGGLE_API_TOKEN")]
-    for config in _config_files():
-        try:
-            data = json.loads(config.read_text())
-            values += [str(data.get("key", "")), str(data.get("username", ""))]
-        except (OSError, ValueError, AttributeError):
-            pass
-    for token_file in _token_files()[:2]:
-        with contextlib.suppress(OSError):
-            values.append(token_file.read_text().strip())
-    return sorted({v for v in values if len(v) >= 3}, key=len, reverse=True)
-
-
-def _scrub(text: str, secrets: Sequence[str]) -> str:
-    """``text`` with every secret replaced by ``***``.
-
-    >>> _scrub("bad key abc123 for bob", ["abc123", "bob"])
-    'bad key *** for ***'
-    """
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
 
 
 # --------------------------------------------------------------------------- errors
@@ -219,7 +127,7 @@ def _download_error(
     exc: BaseException, what: str, secrets: Sequence[str], head: str = "", fallback: str = ""
 ) -> DownloadError:
     """A ``DownloadError`` for ``exc`` with a hint, scrubbed, chained to a safe cause."""
-    detail = _scrub(f"{type(exc).__name__}: {exc}", secrets)
+    detail = scrub(f"{type(exc).__name__}: {exc}", secrets)
     if len(detail) > 400:
         detail = detail[:400] + " ..."
     status = _http_status(exc)
@@ -384,7 +292,7 @@ def _quietly(action: Callable[[], Any], secrets: Sequence[str], show: bool = Tru
     with contextlib.redirect_stdout(held):
         result = action()
     if show and held.getvalue():
-        print(_scrub(held.getvalue(), secrets), end="")
+        print(scrub(held.getvalue(), secrets), end="")
     return result
 
 
@@ -437,7 +345,7 @@ def download_fer2013(
         return existing
     if api is None and not kaggle_credentials_available():
         raise DownloadError(TOKEN_HELP)
-    secrets = _secret_values()
+    secrets = secret_values()
     if api is None:
         api = _kaggle_api(secrets)
     what = COMPETITION if source == "competition" else DATASET
