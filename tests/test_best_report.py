@@ -32,6 +32,7 @@ def test_the_vote_of_all_fixes_what_each_seed_misses_and_greedy_stops_at_one() -
     assert table["test accuracy"].tolist() == [0.8, 1.0, 0.8]
     assert table.loc["vote of all 5", "rule"] == "soft"
     assert table.loc["vote of all 5", "vs best member (points)"] == "+20.0"
+    assert table.iloc[0]["vs best member (points)"] == "—"  # not against itself
     # greedy adds a member only when validation accuracy rises; any second seed lowers it
     assert table.loc["greedy selection (1 of 5)", "members"] == "seed0"
     assert table.loc["greedy selection (1 of 5)", "vs best member (points)"] == "0.0"

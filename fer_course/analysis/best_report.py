@@ -251,12 +251,15 @@ def seed_ensembles(val_probs: Mapping[str, np.ndarray], test_probs: Mapping[str,
     for label, (chosen, rule, predicted) in candidates.items():
         on_val = ensemble_predictions(val, chosen, rule if rule != "—" else "soft")
         accuracy, low, high = accuracy_interval(predicted == test_labels, n_boot)
-        versus = paired_bootstrap(predicted == test_labels, best_correct, n_boot=n_boot)
+        change, interval = "—", "—"  # the best member against itself: nothing to compare
+        if rule != "—":
+            versus = paired_bootstrap(predicted == test_labels, best_correct, n_boot=n_boot)
+            change = signed_points(versus.difference)
+            interval = f"{signed_points(versus.low)} to {signed_points(versus.high)}"
         rows.append({"ensemble": label, "members": ", ".join(names[i] for i in chosen),
                      "rule": rule, "validation accuracy": acc(on_val, val_labels),
                      "test accuracy": accuracy, "low": low, "high": high,
-                     "vs best member (points)": signed_points(versus.difference),
-                     "95 % interval of the difference":
-                         f"{signed_points(versus.low)} to {signed_points(versus.high)}"})
+                     "vs best member (points)": change,
+                     "95 % interval of the difference": interval})
     return SeedEnsembles(members, pd.DataFrame(rows).set_index("ensemble"), names[best],
                          all_rule, candidates[f"vote of all {len(names)}"][2], greedy)
