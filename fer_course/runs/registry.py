@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fer_course.models.backbones import BACKBONES
-from fer_course.profiles import Profile
+from fer_course.profiles import Profile, get_profile
 from fer_course.runs.recipes import (
     AutoencoderRecipe,
     BackboneRecipe,
@@ -65,6 +65,20 @@ class RunSpec:
             raise ValueError(f"{self.name}: unknown kind {self.kind!r}; choose one of {KINDS}")
         if self.labels not in ("fer2013", "ferplus"):
             raise ValueError(f"{self.name}: labels must be fer2013 or ferplus")
+
+    def profile_under(self, chosen: Profile) -> Profile:
+        """The profile this run is made and stored under when a chapter runs under
+        ``chosen``: the best recipe's runs under their own profile, ``best`` (except in
+        ``smoke``, where every run is tiny), every other run under ``chosen``.
+
+        >>> cpu, smoke = get_profile("cpu"), get_profile("smoke")
+        >>> [run_spec(n).profile_under(p).name
+        ...  for n in ("best-seed2", "vgg11") for p in (cpu, smoke)]
+        ['best', 'smoke', 'cpu', 'smoke']
+        """
+        if self.kind == "best" and chosen.name != "smoke":
+            return get_profile("best")
+        return chosen
 
     def recipe(self, profile: Profile, **overrides: Any,
                ) -> BackboneRecipe | AutoencoderRecipe | BestRecipe:
