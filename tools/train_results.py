@@ -55,10 +55,12 @@ def main(argv: list[str] | None = None) -> int:
             if spec.labels not in data:
                 data[spec.labels] = load_fer2013(args.data, labels=spec.labels,
                                                  ferplus_path=args.ferplus)
-            result = fit_named_run(data[spec.labels], name, profile, train_missing=True,
-                                   store=store, progress=False)
-            if result.run.path == store.local(name).path:
-                store.export(name, ship_weights=spec.ships_weights)
+            run_profile = spec.profile_under(profile)  # the best recipe's runs: 'best'
+            run_store = store if run_profile is profile else RunStore(run_profile.name)
+            result = fit_named_run(data[spec.labels], name, run_profile, train_missing=True,
+                                   store=run_store, progress=False)
+            if result.run.path == run_store.local(name).path:
+                run_store.export(name, ship_weights=spec.ships_weights)
         except Exception:  # one failed run must not stop the queue
             traceback.print_exc()
             failed.append(name)
