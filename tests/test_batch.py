@@ -242,6 +242,15 @@ def test_slurm_array_is_submitted_and_a_preempted_job_resumes(tmp_path: Path,
     assert (out / "runs" / "vgg11" / "attempts.txt").read_text().split() == ["0"]
 
 
+def test_the_local_executor_logs_in_one_flat_folder(tmp_path: Path) -> None:
+    """A per-job folder ("%j") races on this executor: its controller may open its log
+    before submitit has made the job's folder, and the job fails (seen in a full run)."""
+    from fer_course.ops.cluster import make_executor
+
+    executor = make_executor("local", tmp_path / "cluster")
+    assert executor.folder == (tmp_path / "cluster").resolve()
+
+
 def test_cluster_options_and_their_errors(tmp_path: Path, capsys, monkeypatch) -> None:
     notebook = make_notebook(tmp_path)
     config = tmp_path / "slurm.json"

@@ -138,7 +138,10 @@ def make_executor(cluster: str, folder: str | os.PathLike,
     if cluster == "debug":
         return submitit.DebugExecutor(folder)
     if cluster == "local":
-        executor = submitit.LocalExecutor(folder / "%j", max_num_timeout=options.max_requeues)
+        # one flat folder: with "%j" the controller can open its log before submitit has
+        # made the job's folder (the job id is the controller's pid, known only after it
+        # starts), and the job fails with FileNotFoundError
+        executor = submitit.LocalExecutor(folder, max_num_timeout=options.max_requeues)
         executor.update_parameters(timeout_min=options.time_min or LOCAL_TIME_MIN,
                                    stderr_to_stdout=True, signal_delay_s=options.signal_delay_s)
         return executor
