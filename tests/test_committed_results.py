@@ -87,11 +87,17 @@ def test_load_pretrained_best_reproduces_its_committed_accuracy(real_data_path: 
 
     data = load_fer2013(real_data_path)
     run = RunFolder(results_root() / "best" / "best")
-    probs = fer_course.load_pretrained("best", device="cpu").predict_proba(data.test.images)
     stored = run.read_predictions(data)
-    assert (probs.argmax(1) == stored["test_probs"].argmax(1)).mean() >= 0.98
-    accuracy = float((probs.argmax(1) == data.test.labels.numpy()).mean())
-    assert accuracy == pytest.approx(run.read_metrics()["test"]["accuracy"], abs=0.005)
+    # every third test face (1,197 of 3,589), in the stored order, keeps the test short
+    faces = slice(None, None, 3)
+    assert (stored["test_rows"] == np.asarray(data.test.rows)).all()
+    model = fer_course.load_pretrained("best", device="cpu")
+    probs = model.predict_proba(data.test.images[faces])
+    assert (probs.argmax(1) == stored["test_probs"][faces].argmax(1)).mean() >= 0.98
+    accuracy = float((probs.argmax(1) == stored["test_labels"][faces]).mean())
+    committed = float((stored["test_probs"][faces].argmax(1) ==
+                       stored["test_labels"][faces]).mean())
+    assert accuracy == pytest.approx(committed, abs=0.01)
 
 
 def _on_ferplus(path: Path) -> bool:
