@@ -260,6 +260,6 @@ def seed_ensembles(val_probs: Mapping[str, np.ndarray], test_probs: Mapping[str,
                      "rule": rule, "validation accuracy": acc(on_val, val_labels),
                      "test accuracy": accuracy, "low": low, "high": high,
                      "vs best member (points)": change,
-                     "95 % interval of the difference": interval})
+                     "its 95 % interval": interval})
     return SeedEnsembles(members, pd.DataFrame(rows).set_index("ensemble"), names[best],
                          all_rule, candidates[f"vote of all {len(names)}"][2], greedy)
