@@ -104,6 +104,10 @@ def member_runs(runs_dir: str | os.PathLike, profile: Any, data: Any = None,
     return members_here()
 
 
+_NETWORK_OF = {"BestRecipe": "SmallFaceNet"}
+"""The network of a recipe whose settings name no ``arch`` (chapter 7's)."""
+
+
 def member_table(runs: Sequence, members: EnsembleMembers) -> pd.DataFrame:
     """One row per member, most accurate on validation first: run, architecture, seed,
     validation and test accuracy (from the saved predictions) and training minutes."""
@@ -111,7 +115,8 @@ def member_table(runs: Sequence, members: EnsembleMembers) -> pd.DataFrame:
     for run, val, test in zip(runs, members.accuracies("val"), members.accuracies("test")):
         metrics = run.read_metrics()
         settings = metrics.get("settings", {})
-        rows.append({"run": run.path.name, "architecture": settings.get("arch"),
+        network = settings.get("arch") or _NETWORK_OF.get(settings.get("recipe"))
+        rows.append({"run": run.path.name, "architecture": network,
                      "seed": settings.get("seed"), "val": float(val), "test": float(test),
                      "minutes": run.training_seconds() / 60})
     table = pd.DataFrame(rows)
