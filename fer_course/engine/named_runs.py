@@ -21,6 +21,7 @@ from fer_course.data.types import FERData
 from fer_course.engine.loop import BatchCallback, MissingRunError, RunMismatchError, RunResult
 from fer_course.profiles import Profile, get_profile
 from fer_course.runs.cards import RunCard
+from fer_course.runs.folder import RunFolder
 from fer_course.runs.registry import RunSpec, registry_mismatch, run_spec
 from fer_course.runs.store import RunStore
 
@@ -67,7 +68,7 @@ def _best_variant_estimate(spec: RunSpec, profile: Profile) -> str:
     medians = []
     for root in (store.results_dir, store.ablation_dir):
         for folder in sorted(root.glob("best*")) if root.is_dir() else ():
-            run = store.stored(folder.name)
+            run = RunFolder(folder)
             if (run.file(run.HISTORY).is_file() and run.file(run.CARD).is_file()
                     and RunCard.load(run.file(run.CARD)).device == device):
                 medians.append(float(run.read_history()["seconds"].median()))
