@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fer_course.analysis.ensemble import ensemble_predictions, greedy_selection
+from fer_course.analysis.ensemble import accuracy, ensemble_predictions, greedy_selection
 from fer_course.analysis.significance import bootstrap_means, paired_bootstrap
 from fer_course.evaluate import classification_metrics
 from fer_course.paper import PAPER_BEST_ENSEMBLE, PAPER_MULTITASK, PAPER_TABLE5
@@ -224,25 +224,21 @@ def seed_ensembles(val_probs: Mapping[str, np.ndarray], test_probs: Mapping[str,
     val = np.stack([val_probs[n] for n in names])
     test = np.stack([test_probs[n] for n in names])
     val_labels, test_labels = np.asarray(val_labels), np.asarray(test_labels)
-
-    def acc(predicted: np.ndarray, labels: np.ndarray) -> float:
-        return float(np.mean(predicted == labels))
-
     members = pd.DataFrame({
-        "validation accuracy": [acc(v.argmax(1), val_labels) for v in val],
-        "test accuracy": [acc(t.argmax(1), test_labels) for t in test],
+        "validation accuracy": [accuracy(v.argmax(1), val_labels) for v in val],
+        "test accuracy": [accuracy(t.argmax(1), test_labels) for t in test],
         "soft vote so far (test)": [
-            acc(ensemble_predictions(test, range(k + 1), "soft"), test_labels)
+            accuracy(ensemble_predictions(test, range(k + 1), "soft"), test_labels)
             for k in range(len(names))],
     }, index=pd.Index(names, name="network"))
     best = int(np.argmax(members["validation accuracy"].to_numpy()))
-    all_rule = max(rules, key=lambda r: acc(ensemble_predictions(val, range(len(names)), r),
+    all_rule = max(rules, key=lambda r: accuracy(ensemble_predictions(val, range(len(names)), r),
                                             val_labels))  # first rule wins a tie
     greedy = ensemble_of(val, test, val_labels, rules)
+    all_predicted = ensemble_predictions(test, range(len(names)), all_rule)
     candidates = {
         f"best member on validation ({names[best]})": ([best], "—", test[best].argmax(1)),
-        f"vote of all {len(names)}": (list(range(len(names))), all_rule,
-                                      ensemble_predictions(test, range(len(names)), all_rule)),
+        f"vote of all {len(names)}": (list(range(len(names))), all_rule, all_predicted),
         f"greedy selection ({len(greedy['members'])} of {len(names)})": (
             greedy["members"], greedy["rule"], greedy["test_predicted"]),
     }
@@ -250,16 +246,16 @@ def seed_ensembles(val_probs: Mapping[str, np.ndarray], test_probs: Mapping[str,
     rows = []
     for label, (chosen, rule, predicted) in candidates.items():
         on_val = ensemble_predictions(val, chosen, rule if rule != "—" else "soft")
-        accuracy, low, high = accuracy_interval(predicted == test_labels, n_boot)
+        score, low, high = accuracy_interval(predicted == test_labels, n_boot)
         change, interval = "—", "—"  # the best member against itself: nothing to compare
         if rule != "—":
             versus = paired_bootstrap(predicted == test_labels, best_correct, n_boot=n_boot)
             change = signed_points(versus.difference)
             interval = f"{signed_points(versus.low)} to {signed_points(versus.high)}"
         rows.append({"ensemble": label, "members": ", ".join(names[i] for i in chosen),
-                     "rule": rule, "validation accuracy": acc(on_val, val_labels),
-                     "test accuracy": accuracy, "low": low, "high": high,
+                     "rule": rule, "validation accuracy": accuracy(on_val, val_labels),
+                     "test accuracy": score, "low": low, "high": high,
                      "vs best member (points)": change,
                      "its 95 % interval": interval})
     return SeedEnsembles(members, pd.DataFrame(rows).set_index("ensemble"), names[best],
-                         all_rule, candidates[f"vote of all {len(names)}"][2], greedy)
+                         all_rule, all_predicted, greedy)
