@@ -21,13 +21,25 @@ def pick_device(preferred: str | None = None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def cpu_model() -> str:
-    """The processor's model name where the OS tells it, else the architecture."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+def cpu_model(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> str:
+    """The processor's model name where the OS tells it, else the architecture. A name
+    without a model number (a virtual machine may show only "AMD EPYC") gets the CPU's
+    family and model numbers, which tell its generations apart.
+
+    >>> cpu_model("/nonexistent") == (platform.processor() or platform.machine())
+    True
+    """
+    path = Path(cpuinfo)
+    if path.exists():
+        fields: dict[str, str] = {}
+        for line in path.read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+        name = fields.get("model name")
+        if name:
+            if not re.search(r"\d", name) and "cpu family" in fields and "model" in fields:
+                name += f" (family {fields['cpu family']}, model {fields['model']})"
+            return name
     return platform.processor() or platform.machine()
 
 

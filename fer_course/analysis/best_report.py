@@ -26,8 +26,9 @@ from fer_course.analysis.significance import bootstrap_means, paired_bootstrap
 from fer_course.evaluate import classification_metrics
 from fer_course.paper import PAPER_BEST_ENSEMBLE, PAPER_MULTITASK, PAPER_TABLE5
 
-__all__ = ["ablation_table", "accuracy_interval", "choose_prior_power", "ensemble_of",
-           "paper_comparison", "prior_adjusted", "scores", "seed_ensembles", "signed_points"]
+__all__ = ["ablation_table", "accuracy_interval", "choose_prior_power", "disagreement",
+           "ensemble_of", "paper_comparison", "prior_adjusted", "scores", "seed_ensembles",
+           "signed_points", "verdict_at_length"]
 
 
 def signed_points(fraction: float) -> str:
@@ -161,6 +162,37 @@ def ablation_points(table: pd.DataFrame, n_boot: int = 10_000) -> pd.DataFrame:
     # a bootstrap resolves p-values down to 1 / n_boot; 0 means "below that"
     out.attrs["p_floor"] = 1 / n_boot
     return out
+
+
+def disagreement(probs: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    """For each pair of networks, the share of faces on which their predicted classes
+    differ: networks that agree everywhere cannot correct each other in a vote.
+
+    >>> eye = np.eye(2)
+    >>> float(disagreement({"a": eye[[0, 0, 1, 1]], "b": eye[[0, 1, 1, 1]]}).loc["a", "b"])
+    0.25
+    """
+    names = list(probs)
+    predicted = {n: np.asarray(probs[n]).argmax(1) for n in names}
+    return pd.DataFrame([[float((predicted[a] != predicted[b]).mean()) for b in names]
+                         for a in names], index=names, columns=names)
+
+
+def verdict_at_length(short_change: float | None, low: float, high: float) -> str:
+    """How a full-length ablation reads against the short one: ``low`` to ``high`` is the
+    95 % interval of (run without the ingredient minus the full recipe) at full length,
+    ``short_change`` the same difference at the short budget (``None`` when not run).
+
+    >>> verdict_at_length(0.022, 0.004, 0.030), verdict_at_length(0.022, -0.031, -0.012)
+    ('holds', 'reverses')
+    >>> verdict_at_length(0.022, -0.005, 0.010), verdict_at_length(None, 0.01, 0.02)
+    ('is within the noise', 'was not measured short')
+    """
+    if short_change is None:
+        return "was not measured short"
+    if low <= 0 <= high:
+        return "is within the noise"
+    return "holds" if (low > 0) == (short_change > 0) else "reverses"
 
 
 def ensemble_of(val_probs: np.ndarray, test_probs: np.ndarray, val_labels: np.ndarray,
