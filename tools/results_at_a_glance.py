@@ -207,8 +207,8 @@ def best_rows(store: RunStore, data: Any) -> list[Row]:
     variants = {name: r for name in BEST_VARIANTS if (r := store.find(name)) is not None}
     if variants:
         rows.append(vote_row({**found, **variants}, data,
-                             f"vote of the {len(found)} seeds and {len(variants)} runs "
-                             "without affine moves"))
+                             f"vote of the {len(found)} seeds and {len(variants)} "
+                             f"run{'s' if len(variants) > 1 else ''} without affine moves"))
     return rows
 
 
