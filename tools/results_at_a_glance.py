@@ -280,7 +280,7 @@ def profile_block(results_dir: Path) -> str:
             f"{'/'.join(map(str, sizes))} px, from {start}, "
             f"{' to '.join(map(str, sorted({epochs[0], epochs[-1]})))} epochs ({per_kind}); "
             "trained on "
-            f"{'; '.join(devices)} in {_span(minutes)} each, "
+            f"{' and '.join(devices)} in {_span(minutes)} each, "
             f"{sum(minutes) / 60:.1f} hours in all.")
     return "\n".join(lines)
 
