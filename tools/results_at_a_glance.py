@@ -203,29 +203,31 @@ def best_rows(store: RunStore, data: Any) -> list[Row]:
         rows.append(course_row("course, `best`", f"vote of the recipe's seeds ({len(found)} "
                                f"of {len(BEST_SEEDS)} stored)", None, None, "", 7))
         return rows
-    rows.append(vote_row(found, data, f"vote of the recipe's {len(found)} stored seeds"))
     variants = {name: r for name in BEST_VARIANTS if (r := store.find(name)) is not None}
+    runs = {**found, **variants}
+    predictions = {n: _labels(r, data) for n, r in runs.items()}  # read once for both votes
+    rows.append(vote_row({n: predictions[n] for n in found}, runs,
+                         f"vote of the recipe's {len(found)} stored seeds"))
     if variants:
-        rows.append(vote_row({**found, **variants}, data,
+        rows.append(vote_row(predictions, runs,
                              f"vote of the {len(found)} seeds and {len(variants)} "
                              f"run{'s' if len(variants) > 1 else ''} without affine moves"))
     return rows
 
 
-def vote_row(found: dict[str, Any], data: Any, what: str) -> Row:
-    """The vote of the runs ``found`` (the rule chosen on PublicTest by
-    ``best_report.seed_ensembles``, as chapter 7 does), with their summed minutes."""
-    predictions = {n: _labels(r, data) for n, r in found.items()}
+def vote_row(predictions: dict[str, dict[str, Any]], runs: dict[str, Any], what: str) -> Row:
+    """The vote of the runs whose ``predictions`` are given (the rule chosen on PublicTest
+    by ``best_report.seed_ensembles``, as chapter 7 does), with their summed minutes."""
     first = next(iter(predictions.values()))  # the same faces, in the same order, for all
     val_labels, test_labels = first["val_labels"], first["test_labels"]
     seeds = best_report.seed_ensembles({n: p["val_probs"] for n, p in predictions.items()},
                                        {n: p["test_probs"] for n, p in predictions.items()},
                                        val_labels, test_labels)
+    voters = [runs[n] for n in predictions]
     return course_row(
         "course, `best`", f"{seeds.all_rule} {what} (rule chosen on PublicTest)",
-        seeds.all_predicted == test_labels,
-        sum(training_minutes(r) for r in found.values()), device_of(next(iter(found.values()))),
-        7)
+        seeds.all_predicted == test_labels, sum(training_minutes(r) for r in voters),
+        device_of(voters[0]), 7)
 
 
 def markdown_table(rows: Sequence[Row]) -> str:
