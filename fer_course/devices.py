@@ -67,3 +67,27 @@ def machine_tag(with_gpu: bool = False) -> str:
     if with_gpu and torch.cuda.is_available():
         name += "-" + torch.cuda.get_device_name(0)
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-").lower()
+
+
+GPU_PROFILES = ("paper", "colab")
+"""Profiles whose runs fine-tune ImageNet backbones at large inputs: a GPU's work."""
+
+
+def runtime_note(profile_name: str, device: torch.device | str) -> str:
+    """What running profile ``profile_name`` on ``device`` means, in the same words in every
+    chapter; empty on a GPU.
+
+    >>> runtime_note("cpu", "cuda:0")
+    ''
+    >>> runtime_note("cpu", "cpu").split(":")[0]
+    'no GPU here'
+    """
+    if torch.device(device).type == "cuda":
+        return ""
+    if profile_name in GPU_PROFILES:
+        return (f"no GPU here: the '{profile_name}' profile's stored runs load, but a run it "
+                "has to train (ImageNet backbones at large inputs) takes many hours on a CPU; "
+                "in Colab choose Runtime > Change runtime type > T4 GPU and run the "
+                "notebook again")
+    return (f"no GPU here: the '{profile_name}' profile needs none; its stored runs load in "
+            "seconds, and a run it has to train takes minutes to about an hour on 2 CPU cores")

@@ -11,14 +11,15 @@ PACKAGE = Path(__file__).resolve().parents[1] / "fer_course"
 
 # lower number = lower layer; a module may import its own layer and the ones below
 LAYERS = {
-    "profiles": 1, "devices": 1, "precision": 1, "paper": 1, "atomic": 1,
+    "profiles": 1, "devices": 1, "precision": 1, "paper": 1, "atomic": 1, "home": 1,
+    "pixels": 1,
     "data": 2, "augment": 2,
     "models": 3,
     "runs": 4,
     "engine": 5, "evaluate": 5,
     "analysis": 6, "faces": 6, "pretrained": 6,
     "views": 7,
-    "ops": 8, "batch": 8,
+    "ops": 8, "batch": 8, "__main__": 8,
 }
 
 

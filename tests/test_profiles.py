@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from fer_course.models.backbones import PAPER_BACKBONES, min_input_size
 from fer_course.profiles import ENV_VAR, PROFILES, get_profile
 
 
 def test_every_profile_is_complete_and_named_after_its_key() -> None:
-    assert set(PROFILES) == {"smoke", "cpu", "paper", "best"}
+    assert set(PROFILES) == {"smoke", "cpu", "paper", "colab", "best"}
     for name, profile in PROFILES.items():
         assert profile.name == name
         assert profile.data in {"synthetic", "fer2013"}
@@ -23,7 +24,21 @@ def test_paper_profile_is_the_papers_recipe() -> None:
     assert get_profile("smoke").data == "synthetic"
 
 
+def test_colab_profile_is_the_papers_recipe_shrunk_in_size_and_epochs_only() -> None:
+    colab, paper = get_profile("colab"), get_profile("paper")
+    kept = ("data", "batch_size", "lr", "momentum", "weight_decay", "lr_factor", "weights",
+            "train_limit", "max_rotation", "label_smoothing", "precision")
+    assert {k: getattr(colab, k) for k in kept} == {k: getattr(paper, k) for k in kept}
+    assert colab.weights == "imagenet" and colab.train_limit is None
+    assert colab.image_size < paper.image_size and colab.epochs < paper.epochs
+    # the plateau cut stays reachable: patience scaled with the epochs
+    assert colab.plateau_patience < colab.epochs
+    assert all(min_input_size(arch) <= colab.image_size for arch in PAPER_BACKBONES)
+
+
 def test_environment_variable_chooses_the_default(monkeypatch) -> None:
+    monkeypatch.setenv(ENV_VAR, "colab")
+    assert get_profile().name == "colab"
     monkeypatch.setenv(ENV_VAR, "paper")
     assert get_profile().name == "paper"
     assert get_profile(None).name == "paper"
@@ -47,7 +62,8 @@ def test_explicit_parameters_override_and_none_is_ignored() -> None:
 
 
 def test_bad_names_are_explained(monkeypatch) -> None:
-    with pytest.raises(ValueError, match=r"unknown profile 'fast'; choose one of \['best', 'cpu'"):
+    with pytest.raises(ValueError,
+                       match=r"unknown profile 'fast'; choose one of \['best', 'colab', 'cpu'"):
         get_profile("fast")
     monkeypatch.setenv(ENV_VAR, "gpu")
     with pytest.raises(ValueError, match="unknown profile 'gpu'"):

@@ -85,7 +85,7 @@ def test_skip_bad_rows_reports_every_skip(tmp_path: Path) -> None:
     bad2 = ("1", "1 2 3", "PrivateTest")
     path.write_text(csv_text([GOOD_ROWS[0], bad1, *GOOD_ROWS[1:], bad2]))
     with pytest.warns(UserWarning, match="skipped 2 bad rows of broken.csv"):
-        data = load_fer2013(path, skip_bad_rows=True)
+        data = load_fer2013(path, skip_bad_rows=True, max_skipped_share=0.5)
     assert data.counts() == {"train": 2, "val": 1, "test": 1}
     assert data.skipped == [
         "line 3: label '9' outside 0-6",
@@ -142,13 +142,14 @@ def test_npz_formats(tmp_path: Path, small_synthetic) -> None:
 
 def test_npz_bad_label_names_row(tmp_path: Path) -> None:
     path = tmp_path / "bad.npz"
-    np.savez(path, images=np.zeros((3, 48, 48), np.uint8), labels=np.array([0, 12, 1]),
-             usage=np.array(["Training", "Training", "PublicTest"]))
+    np.savez(path, images=np.zeros((4, 48, 48), np.uint8), labels=np.array([0, 12, 1, 2]),
+             usage=np.array(["Training", "Training", "PublicTest", "PrivateTest"]))
     with pytest.raises(FERFormatError, match=r"bad.npz: row 1: label 12 outside 0-6"):
         load_fer2013(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        assert load_fer2013(path, skip_bad_rows=True).skipped == ["row 1: label 12 outside 0-6"]
+        data = load_fer2013(path, skip_bad_rows=True, max_skipped_share=0.25)
+    assert data.skipped == ["row 1: label 12 outside 0-6"]
 
 
 def test_npz_missing_arrays(tmp_path: Path) -> None:

@@ -18,6 +18,8 @@ import textwrap
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from fer_course.home import course_home
+
 ENV_VAR = "FER2013_PATH"
 # The Kaggle sources, named in the help text below; fer_course.data.download uses them too.
 COMPETITION = "challenges-in-representation-learning-facial-expression-recognition-challenge"
@@ -117,10 +119,10 @@ def _candidates() -> list[Path]:
         "data/fer2013",
         "fer2013.csv",
     ]
-    bases: list[Path] = [Path.cwd()]
-    home = Path.home()
-    if home.resolve() != bases[0].resolve():
-        bases.append(home)
+    bases: list[Path] = []
+    for base in (course_home(), Path.cwd(), Path.home()):
+        if all(base.resolve() != seen.resolve() for seen in bases):
+            bases.append(base)
     places = [base / rel for base in bases for rel in relative]
     if in_colab():
         folders = (Path("/content"), Path("/content/drive/MyDrive"))
@@ -140,7 +142,8 @@ def find_fer2013(path: str | os.PathLike[str] | None = None) -> Path:
 
     The usual places are ``data/fer2013.csv``, ``data/fer2013.npz``,
     ``data/icml_face_data.csv``, ``data/fer2013/`` (holding ``fer2013.csv`` or ``train/``)
-    and ``fer2013.csv``, under the working directory and then the home directory, and in
+    and ``fer2013.csv``, under the course's home (``fer_course.home.course_home``: the
+    checkout, or ``$FER_COURSE_HOME``), the working directory and the home directory, and in
     Colab ``/content/`` and ``/content/drive/MyDrive/``. The first that exists wins.
 
     >>> try:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -25,6 +27,7 @@ from fer_course.data.formats.image_folders import (
     stratified_holdout,
 )
 from fer_course.data.formats.kaggle_csv import parse_fer_csv
+from fer_course.data.guard import MAX_SKIPPED_SHARE, check_not_shrunk
 from fer_course.data.locate import find_fer2013
 from fer_course.data.types import (
     CLASSES,
@@ -40,6 +43,9 @@ from fer_course.data.types import (
 )
 
 MAX_LISTED_SKIPS = 10
+TWO_FOLDER_NOTE = ("two-folder layout: test/ merges PublicTest and PrivateTest; "
+                   "val is carved from train/")
+"""The note of data read from ``train/`` and ``test/`` folders (kept in their cache)."""
 LABEL_SETS = ("fer2013", "ferplus")
 
 
@@ -52,6 +58,7 @@ def load_fer2013(
     seed: int = 0,
     labels: str = "fer2013",
     ferplus_path: str | os.PathLike | None = None,
+    max_skipped_share: float = MAX_SKIPPED_SHARE,
 ) -> FERData:
     """Load FER-2013 from a csv, an ``.npz``, a ``.ferpack`` or an image-folder root.
 
@@ -59,6 +66,11 @@ def load_fer2013(
     A csv or folder is parsed once and cached as ``.npz``; later loads read the cache.
     ``skip_bad_rows`` leaves bad csv/npz rows out and lists them in ``data.skipped``
     (and warns); by default the first bad row raises ``FERFormatError`` naming its line.
+    Data cannot quietly shrink: a load that leaves a split empty, or that skips (with
+    ``skip_bad_rows``) more than ``max_skipped_share`` of the rows (``MAX_SKIPPED_SHARE``,
+    1 %), raises
+    ``DataShrankError`` naming the file, the empty splits and the skipped lines, and writes
+    no cache (see ``fer_course.data.guard``).
     ``val_fraction`` and ``seed`` only matter for a ``train``/``test`` folder layout,
     where the validation split is carved from the training images.
     ``labels="ferplus"`` relabels every image by the majority of its FER+ votes, read from
@@ -70,32 +82,60 @@ def load_fer2013(
     """
     if labels not in LABEL_SETS:
         raise ValueError(f"labels must be one of {LABEL_SETS}, got {labels!r}")
+    if not 0 <= max_skipped_share <= 1:
+        raise ValueError(f"max_skipped_share must be between 0 and 1, got {max_skipped_share!r}")
     ferplus_file = None
     if labels == "ferplus":  # found before the long read, so that a missing file fails fast
         ferplus_file = find_ferplus(ferplus_path)
         if ferplus_file is None:
             raise FileNotFoundError(missing_ferplus_message())
-    data = _load(path, skip_bad_rows, use_cache, val_fraction, seed)
-    return data if ferplus_file is None else apply_ferplus_labels(data, ferplus_file)
+    loaded = _load(path, skip_bad_rows, use_cache, val_fraction, seed)
+    data = loaded.data
+    if ferplus_file is not None:
+        data = apply_ferplus_labels(data, ferplus_file)
+    # the one check of every form, before the cache is written: a refused load leaves no trace
+    share = max_skipped_share if skip_bad_rows and loaded.judged_rows else 1.0
+    check_not_shrunk(data, loaded.source, kept=loaded.kept, max_skipped_share=share)
+    loaded.save()
+    if loaded.warning:
+        warnings.warn(loaded.warning, stacklevel=2)
+    return data
+
+
+def _nothing_to_save() -> None:
+    """The ``save`` of a load whose cache is off, already there, or not a cache's business."""
+
+
+class _Loaded(NamedTuple):
+    """What ``_load`` read, not yet checked: ``save`` writes the cache once the checks pass."""
+
+    data: FERData
+    source: Path
+    kept: int  # images the read kept, before a val split was carved or labels changed
+    save: Callable[[], object] = _nothing_to_save
+    warning: str = ""  # said once the checks pass: the rows skipped
+    judged_rows: bool = True  # False for a .ferpack, whose skipped rows an earlier load left
 
 
 def _load(path: str | os.PathLike | None, skip_bad_rows: bool, use_cache: bool,
-          val_fraction: float, seed: int) -> FERData:
-    """``load_fer2013`` with FER-2013's own labels."""
+          val_fraction: float, seed: int) -> _Loaded:
+    """``load_fer2013`` with FER-2013's own labels, before its checks and its cache write."""
     source = find_fer2013(path)
     from fer_course.data.packed import (  # here: packed imports this module
         PACKED_SUFFIX,
         read_packed_fer,
     )
 
+    save: Callable[[], object] = _nothing_to_save
     if source.suffix.lower() == PACKED_SUFFIX:  # saved FERData: nothing to parse or carve
-        return read_packed_fer(source)
+        packed = read_packed_fer(source)
+        return _Loaded(packed, source, sum(packed.counts().values()), judged_rows=False)
     if source.is_dir():
-        arrays = _read_cached(source, "folder", False, use_cache)
+        arrays, save = _read_cached(source, "folder", False, use_cache)
     elif source.suffix.lower() == ".npz":
         arrays = read_fer_npz(source, skip_bad_rows)
     elif source.suffix.lower() == ".csv":
-        arrays = _read_cached(source, "csv", skip_bad_rows, use_cache)
+        arrays, save = _read_cached(source, "csv", skip_bad_rows, use_cache)
     else:
         raise FERFormatError(
             f"{source}: unsupported file type {source.suffix!r}; "
@@ -107,24 +147,28 @@ def _load(path: str | os.PathLike | None, skip_bad_rows: bool, use_cache: bool,
         extra = len(skipped) - MAX_LISTED_SKIPS
         more = f" and {extra} more" if extra > 0 else ""
         notes = [*notes, f"skipped {len(skipped)} bad rows of {source.name}: {listed}{more}"]
-        warnings.warn(notes[-1], stacklevel=3)
     data = from_arrays(images, labels, usage, source=source.name, notes=notes,
                        rows_are_csv=rows_are_csv)
     data.skipped = list(skipped)
     for split in data.splits().values():
         split.rows = rows[split.rows]
-    if source.is_dir() and len(data.val) == 0:  # train/ and test/ only
+    two_folders = source.is_dir() or TWO_FOLDER_NOTE in notes  # the folders or their cache
+    if two_folders and len(data.val) == 0 and len(data.train):  # train/ and test/ only
         data = carve_validation(data, val_fraction, seed)
-    return data
+    return _Loaded(data, source, len(images), save, notes[-1] if skipped else "")
 
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str], list[str], bool]
 """``(images, labels, usage, rows, notes, skipped, rows_are_csv)`` of a whole source."""
 
 
-def _read_cached(source: Path, kind: str, skip_bad_rows: bool, use_cache: bool = True) -> Arrays:
+def _read_cached(source: Path, kind: str, skip_bad_rows: bool,
+                 use_cache: bool = True) -> tuple[Arrays, Callable[[], object]]:
     """Parse a csv or folder, or read its cache when the source has not changed since.
 
+    Returns the arrays and a ``save`` that writes the cache of a fresh parse (a no-op on a
+    cache hit or with ``use_cache=False``): the caller runs it only once the load passed
+    its checks, so that a refused load writes nothing.
     A cache without ``rows_are_csv`` (written before the marker existed) is used for a csv,
     whose rows are always csv rows, but not for a folder, whose rows may be positions: the
     folder is read again and the cache rewritten with the marker."""
@@ -138,18 +182,22 @@ def _read_cached(source: Path, kind: str, skip_bad_rows: bool, use_cache: bool =
                 skipped = [str(n) for n in z["skipped"]] if "skipped" in z else []
                 rows_are_csv = bool(z["rows_are_csv"]) if "rows_are_csv" in z else True
                 return (z["images"], z["labels"], z["usage"], z["rows"], notes, skipped,
-                        rows_are_csv)
+                        rows_are_csv), _nothing_to_save
     if kind == "csv":
         parsed = parse_fer_csv(source, skip_bad_rows=skip_bad_rows)
         arrays: Arrays = (parsed.images, parsed.labels, parsed.usage, parsed.rows, [],
                           parsed.skipped, True)
     else:
         arrays = read_folder_arrays(source)
-    if use_cache:
+    if not use_cache:
+        return arrays, _nothing_to_save
+
+    def save() -> Path | None:
         images, labels, usage, rows, notes, skipped, rows_are_csv = arrays
-        cache.write_cache(source, images, labels, usage, rows, notes, fingerprint, variant,
-                          skipped=skipped, rows_are_csv=rows_are_csv)
-    return arrays
+        return cache.write_cache(source, images, labels, usage, rows, notes, fingerprint,
+                                 variant, skipped=skipped, rows_are_csv=rows_are_csv)
+
+    return arrays, save
 
 
 def read_folder_arrays(root: Path) -> Arrays:
@@ -167,10 +215,7 @@ def read_folder_arrays(root: Path) -> Arrays:
         usage = np.full(len(labels), SPLIT_TO_USAGE[split])
         parts.append((images[order], labels[order], usage, rows[order]))
     if "val" not in folders:
-        notes.append(
-            "two-folder layout: test/ merges PublicTest and PrivateTest; "
-            "val is carved from train/"
-        )
+        notes.append(TWO_FOLDER_NOTE)
     if ignored:
         notes.append(f"passed over {ignored} non-image files under {root.name}/")
     if not rows_are_csv:

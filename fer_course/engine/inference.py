@@ -27,6 +27,7 @@ from fer_course.models import build_backbone
 from fer_course.models.autoencoder import IMAGE_SIZE as AUTOENCODER_SIZE
 from fer_course.models.autoencoder import build_autoencoder
 from fer_course.models.small_cnn import FlipAveraged
+from fer_course.pixels import as_uint8_faces
 from fer_course.runs.folder import RunFolder
 from fer_course.runs.recipes import BestRecipe
 
@@ -44,11 +45,10 @@ class LoadedModel(NamedTuple):
 
     @torch.no_grad()
     def predict_proba(self, faces: Any, batch_size: int = 64) -> np.ndarray:
-        """Class probabilities ``[n, C]`` (float64) of uint8 gray faces ``[n, h, w]``; the
-        model's train/eval mode is left as found."""
-        faces = torch.as_tensor(np.asarray(faces), dtype=torch.uint8)
-        if faces.ndim != 3 or faces.shape[0] == 0:
-            raise ValueError(f"faces must be uint8 [n >= 1, h, w], got {list(faces.shape)}")
+        """Class probabilities ``[n, C]`` (float64) of gray faces ``[n, h, w]``, uint8 or
+        floats in [0, 1] (``fer_course.pixels``; anything else is refused); the model's
+        train/eval mode is left as found."""
+        faces = torch.from_numpy(np.ascontiguousarray(as_uint8_faces(faces)))
         parameter = next(self.model.parameters(), None)
         device = parameter.device if parameter is not None else torch.device("cpu")
         modes = {module: module.training for module in self.model.modules()}

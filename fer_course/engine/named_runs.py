@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from fer_course.data.types import FERData
+from fer_course.engine.estimates import ESTIMATED_PROFILES, estimate_text
 from fer_course.engine.loop import BatchCallback, MissingRunError, RunMismatchError, RunResult
 from fer_course.profiles import Profile, get_profile
 from fer_course.runs.cards import RunCard
@@ -34,7 +35,9 @@ def _minutes(seconds: float) -> str:
 
 def training_estimate(name: str, profile: Profile) -> str:
     """How long training run ``name`` under ``profile`` is expected to take: the epochs'
-    seconds in the stored run's history (of that profile, else of ``cpu``, said as such).
+    seconds in the stored run's history (of that profile, else of ``cpu``, said as such);
+    for a backbone under a GPU profile (``paper``, ``colab``) without a stored run of its
+    own, also the T4 time estimated from its multiply-adds (``engine.estimates``).
 
     >>> from fer_course.profiles import get_profile
     >>> training_estimate("no-such-backbone-xyz", get_profile("cpu"))[:18]
@@ -49,11 +52,25 @@ def training_estimate(name: str, profile: Profile) -> str:
             if profile_name == profile.name:
                 return took
             return (f"the stored cpu run took {took}; under {profile.name!r} ({profile.epochs} "
-                    f"epochs at {profile.image_size} px) expect a different time")
+                    f"epochs at {profile.image_size} px) expect "
+                    f"{_gpu_estimate(name, profile) or 'a different time'}")
+    if (guess := _gpu_estimate(name, profile)) is not None:
+        return guess
     spec = run_spec(name) if name.startswith("best") else None
     if spec is not None and spec.kind == "best" and name != "best":
         return _best_variant_estimate(spec, profile)
     return f"no stored run of {name} to time it by"
+
+
+def _gpu_estimate(name: str, profile: Profile) -> str | None:
+    """The estimated T4 time of backbone run ``name`` under a GPU profile, else ``None``."""
+    if profile.name not in ESTIMATED_PROFILES:
+        return None
+    try:
+        spec = run_spec(name)
+    except ValueError:
+        return None
+    return estimate_text(spec.options["arch"], profile) if spec.kind == "backbone" else None
 
 
 def _best_variant_estimate(spec: RunSpec, profile: Profile) -> str:

@@ -2,9 +2,9 @@
 into an upright RGB or gray image with a clear error naming what could not be read.
 
 ``image`` is a file path, a PIL image or a numpy array: gray ``[H, W]``, RGB ``[H, W, 3]`` or
-RGBA ``[H, W, 4]`` (RGB order; ``cv2.imread`` gives BGR, convert it first), uint8, or uint16
-scaled down by 257, or float in [0, 1]. A file's EXIF orientation is honoured
-(``PIL.ImageOps.exif_transpose``); transparent pixels are shown on white.
+RGBA ``[H, W, 4]`` (RGB order; ``cv2.imread`` gives BGR, convert it first), uint8 or float
+in [0, 1] (``fer_course.pixels``), or uint16 scaled down by 257. A file's EXIF orientation
+is honoured (``PIL.ImageOps.exif_transpose``); transparent pixels are shown on white.
 
 >>> load_gray(np.zeros((3, 5, 3), dtype=np.uint8)).shape
 (3, 5)
@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps
+
+from fer_course.pixels import as_uint8
 
 ImageInput = str | os.PathLike | Image.Image | np.ndarray
 """What the functions here accept as a photo."""
@@ -40,7 +42,8 @@ def _describe(image: Any) -> str:
 
 
 def _array_to_uint8(array: np.ndarray) -> np.ndarray:
-    """An image array as uint8 ``[H, W]`` or ``[H, W, C]`` (uint16 and [0, 1] floats scaled)."""
+    """An image array as uint8 ``[H, W]`` or ``[H, W, C]``: uint8, floats in [0, 1], or
+    uint16 (a 16-bit image's pixels, scaled down); anything else is refused."""
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
@@ -48,21 +51,9 @@ def _array_to_uint8(array: np.ndarray) -> np.ndarray:
                          f"got shape {list(array.shape)}")
     if min(array.shape[:2]) < 1:
         raise ValueError(f"the image is empty: shape {list(array.shape)}")
-    if array.dtype == np.uint8:
-        return array
-    if array.dtype == np.bool_:
-        return array.astype(np.uint8) * 255
-    if array.dtype == np.uint16:
+    if array.dtype == np.uint16:  # a 16-bit image file's pixels
         return ((array.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
-    if np.issubdtype(array.dtype, np.floating):
-        if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
-            raise ValueError("a float image must hold values in [0, 1], got "
-                             f"[{np.nanmin(array):.3g}, {np.nanmax(array):.3g}]")
-        return np.rint(array * 255).astype(np.uint8)
-    if np.issubdtype(array.dtype, np.integer) and array.min() >= 0 and array.max() <= 255:
-        return array.astype(np.uint8)
-    raise ValueError(f"unsupported image dtype {array.dtype}: use uint8, uint16 or float "
-                     "in [0, 1]")
+    return as_uint8(array, "image pixels")
 
 
 def _normalise_mode(image: Image.Image) -> Image.Image:

@@ -25,7 +25,7 @@ import torch
 
 from fer_course import __version__
 from fer_course.atomic import atomic_write_json
-from fer_course.devices import describe_device, pick_device
+from fer_course.devices import describe_device, pick_device, runtime_note
 from fer_course.profiles import Profile
 
 
@@ -118,6 +118,10 @@ class RunCard:
                            initial_indent="  versions  ", subsequent_indent=" " * 12),
             f"  started   {self.started}",
         ]
+        if "description" in p:  # a chapter's card: what the device means for the profile
+            note = runtime_note(p["name"], self.device.split(" ")[0])
+            lines += textwrap.wrap(note, width=WIDTH, initial_indent="  runtime   ",
+                                   subsequent_indent=" " * 12) if note else []
         if self.wall_time_s is not None:
             lines.append(f"  wall time {self.wall_time_s:.1f} s")
         lines += textwrap.wrap("; ".join(self.notes), width=WIDTH, initial_indent="  note      ",

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from fer_course.atomic import atomic_open, atomic_write_json, atomic_write_text
+from fer_course.home import runs_root
 
 
 class WeightsError(ValueError):
@@ -216,13 +217,12 @@ def find_runs(runs_dir: str | os.PathLike, setting: str | None = None) -> list[R
     return runs
 
 
-RUNS_DIR_ENV = "FER_COURSE_RUNS_DIR"
-
-
 def default_runs_dir(profile_name: str) -> Path:
-    """``$FER_COURSE_RUNS_DIR/<profile>`` if that variable is set, else ``runs/<profile>``.
+    """``<runs root>/<profile>``: ``$FER_COURSE_RUNS_DIR/<profile>`` if that variable is set,
+    else ``runs/<profile>`` under the course's home (``fer_course.home``), wherever the
+    command or notebook runs from.
 
     >>> default_runs_dir("smoke").name
     'smoke'
     """
-    return Path(os.environ.get(RUNS_DIR_ENV, "runs")) / profile_name
+    return runs_root() / profile_name

@@ -22,21 +22,15 @@ from typing import Any
 import numpy as np
 
 from fer_course.atomic import atomic_open, atomic_write_json
+from fer_course.home import RESULTS_ENV, results_root
 from fer_course.runs.folder import RunFolder, default_runs_dir, labels_by_row
 from fer_course.runs.registry import is_ablation
 
 __all__ = ["RESULTS_ENV", "RunStore", "export_run", "labels_by_row", "resolve_train_missing",
            "results_root", "stored_summary", "write_key_numbers"]
 
-RESULTS_ENV = "FER_COURSE_RESULTS"
 ABLATION_SUFFIX = "-ablation"  # results/best-ablation/: runs that measure the best recipe
 SUMMARY_FILES = (RunFolder.METRICS, RunFolder.HISTORY, RunFolder.CARD)
-
-
-def results_root() -> Path:
-    """``$FER_COURSE_RESULTS`` if set, else the repository's ``results/`` folder."""
-    env = os.environ.get(RESULTS_ENV)
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "results"
 
 
 def stored_summary(profile_name: str, run_name: str) -> Path:
@@ -51,8 +45,9 @@ def stored_summary(profile_name: str, run_name: str) -> Path:
 class RunStore:
     """The runs of one profile, by name: local folders first, then committed summaries.
 
-    ``runs_dir`` defaults to ``runs/<profile>`` (or ``$FER_COURSE_RUNS_DIR/<profile>``),
-    ``results_dir`` to ``results/<profile>``.
+    ``runs_dir`` defaults to ``runs/<profile>`` under the course's home (or
+    ``$FER_COURSE_RUNS_DIR/<profile>``), ``results_dir`` to ``<results root>/<profile>``
+    (``fer_course.home``: the checkout's ``results/`` or those shipped in the package).
     """
 
     def __init__(self, profile_name: str, runs_dir: str | os.PathLike | None = None,

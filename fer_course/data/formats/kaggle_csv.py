@@ -92,6 +92,8 @@ def _check_row(row: list[str], cols: dict[str, int]) -> tuple[int, np.ndarray, s
 def parse_fer_csv(path: str | Path, skip_bad_rows: bool = False) -> ParsedCsv:
     """Read a FER-2013 csv. A bad row raises ``FERFormatError`` naming file and line,
     unless ``skip_bad_rows``: then it is left out and listed in ``ParsedCsv.skipped``.
+    (``load_fer2013`` then refuses a result with an empty split or too many skipped rows:
+    see ``fer_course.data.guard``.)
 
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "tiny.csv"
