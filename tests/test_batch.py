@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -24,6 +25,7 @@ import pandas as pd
 import pytest
 
 from fer_course.ops.batch import SKIPPED, check_notebook, main, parse_value, run_batch
+from fer_course.ops.progress import Progress
 from fer_course.runs.folder import RunFolder
 
 CHAPTER = Path(__file__).resolve().parents[1] / "book" / "02_backbones.ipynb"
@@ -50,6 +52,9 @@ for epoch in range(start, epochs):
     time.sleep(epoch_s)
     (folder / "tmp.json").write_text(json.dumps({"epoch": epoch + 1}))
     os.replace(folder / "tmp.json", checkpoint)
+    rows = "".join(f"{e + 1},{epoch_s}\\n" for e in range(epoch + 1))
+    (folder / "tmp.csv").write_text("epoch,seconds\\n" + rows)  # like the engine's history.csv
+    os.replace(folder / "tmp.csv", folder / "history.csv")
 (folder / "metrics.json").write_text(json.dumps({
     "train": {"accuracy": 0.9}, "val": {"accuracy": 0.7}, "test": {"accuracy": 0.6},
     "wall_time_s": 1.5, "cuda": os.environ.get("CUDA_VISIBLE_DEVICES"), "cwd": os.getcwd(),
@@ -85,7 +90,7 @@ def test_failures_are_recorded_and_reruns_skip_finished(tmp_path: Path, capsys) 
     data.write_text("emotion,pixels,Usage\n")
     argv = [str(notebook), "--profile", "smoke", "--models", "resnet18,vgg11,nope",
             "--out", str(out), "--data-path", str(data), "-p", "epochs", "2",
-            "--cluster", "local"]
+            "--cluster", "local", "--poll-s", "0.2"]
     assert main(argv) == 1
 
     summary = read_summary(out)
@@ -120,7 +125,8 @@ def test_failures_are_recorded_and_reruns_skip_finished(tmp_path: Path, capsys) 
 
 def test_one_job_per_gpu_sees_only_its_gpu(tmp_path: Path) -> None:
     notebook, out = make_notebook(tmp_path), tmp_path / "batch"
-    summary = run_batch(notebook, ["resnet18", "vgg11"], out, gpus=["0", "1"], log=None)
+    summary = run_batch(notebook, ["resnet18", "vgg11"], out, gpus=["0", "1"], log=None,
+                        poll_s=0.2)
     assert list(summary["status"]) == ["ok", "ok"]
     assert {metrics(out, m)["cuda"] for m in ("resnet18", "vgg11")} <= {"0", "1"}
     assert metrics(out, "resnet18")["profile"] is None  # no --profile: the notebook's default
@@ -128,7 +134,7 @@ def test_one_job_per_gpu_sees_only_its_gpu(tmp_path: Path) -> None:
 
 def test_a_job_past_its_timeout_fails_and_the_batch_goes_on(tmp_path: Path) -> None:
     notebook, out = make_notebook(tmp_path), tmp_path / "batch"
-    summary = run_batch(notebook, ["sleepy"], out, timeout_s=5, log=None)
+    summary = run_batch(notebook, ["sleepy"], out, timeout_s=5, log=None, poll_s=0.2)
     assert summary.loc[0, "status"] == "failed"
     assert "TimeoutError" in summary.loc[0, "error"]
     assert summary.loc[0, "seconds"] < 60
@@ -177,7 +183,81 @@ def test_debug_executor_runs_in_process_and_isolates_the_bad_model(tmp_path: Pat
     assert summary.loc["resnet18", "train_acc"] == pytest.approx(0.9)
     assert summary.loc["nope", "error"].startswith("ValueError: unknown backbone nope")
     assert metrics(out, "vgg11")["profile"] == "smoke"
-    assert "[3/3]" in capsys.readouterr().out
+    lines = printed(capsys)
+    assert lines == [  # one job, then the next, each announced
+        "3 job(s) to run on debug, 0 skipped; logs in logs/",
+        "resnet18: started; log logs/resnet18.log, run runs/resnet18",
+        "[1/3] resnet18: ok, test_acc 0.600, in",
+        "vgg11: started; log logs/vgg11.log, run runs/vgg11",
+        "[2/3] vgg11: ok, test_acc 0.600, in",
+        "nope: started; log logs/nope.log, run runs/nope",
+        "[3/3] nope: failed, ValueError: unknown backbone nope, in",
+        "batch finished in: 2 ok, 1 failed"]
+    assert "unknown backbone nope" in (out / "logs" / "nope.log").read_text()
+
+    argv[argv.index("resnet18,vgg11,nope")] = "resnet18,vgg11"
+    assert main([*argv, "--quiet"]) == 0  # the finished two are skipped, without a word
+    assert printed(capsys) == ["batch finished in: 2 skipped (finished)"]
+
+    argv[argv.index("resnet18,vgg11")] = "resnet18"
+    assert main([*argv, "-p", "epochs", "2"]) == 0  # a finished run made with other parameters
+    lines = printed(capsys)
+    assert lines[0].startswith("resnet18: parameters differ from its run's (epochs unset -> 2): "
+                               "run moved to stale/resnet18-")
+    assert lines[1:] == ["1 job(s) to run on debug, 0 skipped; logs in logs/",
+                         "resnet18: started; log logs/resnet18.log, run runs/resnet18",
+                         "[1/1] resnet18: ok, test_acc 0.600, in",
+                         "batch finished in: 1 ok"]
+    assert metrics(out, "resnet18")["epochs"] == 2
+    (stale,) = (out / "stale").glob("resnet18-*")
+    assert RunFolder(stale).read_metrics()["epochs"] == 1
+
+
+def printed(capsys) -> list[str]:
+    """The lines stdout got up to the summary table, each checked for its time stamp and
+    returned without it, durations cut to their ``in``."""
+    lines = capsys.readouterr().out.splitlines()
+    end = next(i for i, line in enumerate(lines) if "batch finished in" in line)
+    stamp = re.compile(r"^\[\d\d:\d\d:\d\d\] ")
+    assert all(stamp.match(line) for line in lines[: end + 1]), lines
+    assert lines[end + 1].split() == ["model", "status", "seconds", "train_acc", "val_acc",
+                                      "test_acc", "notebook", "error"]  # then the table
+    return [re.sub(r" in [\d.]+ (s|min)( \d+ s)?", " in", stamp.sub("", line))
+            for line in lines[: end + 1]]
+
+
+def test_progress_tells_state_changes_and_a_heartbeat_with_the_epoch(tmp_path: Path) -> None:
+    """With a clock the test moves: a SLURM job waits, runs, and trains for minutes."""
+    class Handle:
+        job_id, state = "4200_0", "PENDING"
+
+    class Job:
+        model, log, run_dir = "resnet18", tmp_path / "logs" / "resnet18.log", tmp_path / "run"
+
+    now = [0.0]
+    lines: list[str] = []
+    progress = Progress(2, tmp_path, heartbeat_s=120, epochs=30, write=lines.append,
+                        clock=lambda: now[0])
+    job, handle = Job(), Handle()
+    progress.started(job, handle)
+    progress.polled(job, handle)
+    now[0], handle.state = 60.0, "RUNNING"
+    progress.polled(job, handle)
+    now[0] = 120.0
+    progress.polled(job, handle)  # a minute since its last line: no heartbeat yet
+    job.run_dir.mkdir()
+    (job.run_dir / "history.csv").write_text("epoch,seconds\n1,50\n2,50\n3,50\n")
+    now[0] = 300.0
+    progress.polled(job, handle)
+    progress.ended({"model": "resnet18", "status": "failed", "seconds": 301.0,
+                    "error": "DeadKernelError: Kernel died\nmore"})
+    assert [line[11:] for line in lines] == [
+        "resnet18: started as job 4200_0; log logs/resnet18.log, run run",
+        "resnet18: pending",
+        "resnet18: running (was pending)",
+        "resnet18: running 4 min, epoch 3/30 done",
+        "[1/2] resnet18: failed, DeadKernelError: Kernel died, in 5 min 1 s"]
+    assert all(re.match(r"^\[\d\d:\d\d:\d\d\] ", line) for line in lines)
 
 
 def stand_in_slurm(tmp_path: Path, monkeypatch) -> Path:
@@ -198,8 +278,8 @@ def wait_for(condition, timeout_s: float = 120) -> None:
         time.sleep(0.1)
 
 
-def test_slurm_array_is_submitted_and_a_preempted_job_resumes(tmp_path: Path,
-                                                              monkeypatch) -> None:
+def test_slurm_array_is_submitted_and_a_preempted_job_resumes(tmp_path: Path, monkeypatch,
+                                                              capsys) -> None:
     state = stand_in_slurm(tmp_path, monkeypatch)
     notebook, out = make_notebook(tmp_path), tmp_path / "batch"
     config = tmp_path / "slurm.yaml"
@@ -207,7 +287,8 @@ def test_slurm_array_is_submitted_and_a_preempted_job_resumes(tmp_path: Path,
                       "mem: 16G\narray_parallelism: 2\nsetup: [echo ready]\n")
     argv = [str(notebook), "--profile", "smoke", "--models", "resnet18,vgg11,nope",
             "--out", str(out), "--cluster", "slurm", "--slurm-config", str(config),
-            "--cpus-per-task", "2", "-p", "epochs", "6", "-p", "epoch_s", "0.5"]
+            "--cpus-per-task", "2", "-p", "epochs", "6", "-p", "epoch_s", "0.5",
+            "--poll-s", "0.5"]
     codes: list[int] = []
     batch = threading.Thread(target=lambda: codes.append(main(argv)))
     batch.start()
@@ -240,6 +321,13 @@ def test_slurm_array_is_submitted_and_a_preempted_job_resumes(tmp_path: Path,
     started = (run / "epochs.txt").read_text().split()
     assert len(started) <= 6 + 1 and sorted(set(started)) == [str(e) for e in range(6)]
     assert (out / "runs" / "vgg11" / "attempts.txt").read_text().split() == ["0"]
+    lines = printed(capsys)
+    for task, model in enumerate(["resnet18", "vgg11", "nope"]):
+        assert (f"{model}: submitted as job {script.stem}_{task}; log logs/{model}.log, "
+                f"run runs/{model}") in lines
+    ends = sorted(line.split("] ", 1)[1] for line in lines if re.match(r"\[\d/3\] ", line))
+    assert ends == ["nope: failed, ValueError: unknown backbone nope, in",
+                    "resnet18: ok, test_acc 0.600, in", "vgg11: ok, test_acc 0.600, in"]
 
 
 def test_the_local_executor_logs_in_one_flat_folder(tmp_path: Path) -> None:

@@ -79,11 +79,14 @@ def test_colab_setup_cell_installs_from_config(notebook: Path):
     repo = REPO_URL.rsplit("/", 1)[1]
     assert f"git clone -q --depth 1 {REPO_URL} /content/{repo}" in setup.source, \
         f"{name}: the setup cell lacks git clone -q --depth 1 {REPO_URL} /content/{repo}"
-    assert "FER_COURSE_RESULTS" in setup.source, f"{name}: stored results not located"
-    # Idempotent and Colab-only, says when there is no GPU, and is folded on the website.
+    # Colab-only and idempotent (a rerun after a disconnect clones again only if the clone
+    # is gone); the library sets the home (Drive or not), the data and the results.
     assert '"google.colab" in sys.modules' in setup.source, name
-    assert 'find_spec("fer_course") is None' in setup.source, name
-    assert "torch.cuda.is_available()" in setup.source, name
+    assert f'if not os.path.isdir("/content/{repo}")' in setup.source, name
+    assert "setup(drive=drive, fer2013=fer2013)" in setup.source, name
+    first = nbformat.read(CHAPTERS[0], as_version=4)
+    assert setup.source == next(c for c in first.cells if c.cell_type == "code").source, \
+        f"{name}: the Colab cell differs from chapter 1's; every chapter has the same one"
     folded = {"hide-input", "hide-cell"} & set(setup.metadata.get("tags", []))
     assert folded, f"{name}: setup cell not folded (hide-input or hide-cell)"
 

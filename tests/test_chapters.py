@@ -69,6 +69,9 @@ def text_of(cell) -> str:
     return text.strip()
 
 
+CELL_TIMEOUT_S = 900  # a cell that runs longer has hung: fail it, never wait for CI's limit
+
+
 def run_chapter(chapter: Path, base: Path,
                 background: BackgroundChapters | None = None) -> tuple[Path, Path]:
     """Execute ``chapter`` under papermill in ``base/<chapter>``, its runs in the shared
@@ -87,7 +90,8 @@ def run_chapter(chapter: Path, base: Path,
         with log.open("w") as stream:
             background.process = subprocess.Popen(
                 [sys.executable, "-m", "papermill", str(chapter), str(out), "--cwd", str(BOOK),
-                 "--no-progress-bar", "-k", "python3", "-y", json.dumps(parameters)],
+                 "--no-progress-bar", "-k", "python3", "-y", json.dumps(parameters),
+                 "--execution-timeout", str(CELL_TIMEOUT_S)],
                 stdout=stream, stderr=subprocess.STDOUT)
             code = background.process.wait()
         if code != 0:
@@ -95,7 +99,8 @@ def run_chapter(chapter: Path, base: Path,
                                f"the end of {log}:\n{log.read_text()[-4000:]}")
     else:
         papermill.execute_notebook(str(chapter), str(out), cwd=str(BOOK), progress_bar=False,
-                                   kernel_name="python3", parameters=parameters)
+                                   kernel_name="python3", parameters=parameters,
+                                   execution_timeout=CELL_TIMEOUT_S)
     return out, runs_dir
 
 

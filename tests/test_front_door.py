@@ -144,3 +144,13 @@ def test_cli_data_prints_splits_and_classes_of_a_file(tmp_path: Path, capsys) ->
     cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     assert cli.main(["data", str(cut)]) == 1
     assert "cut.csv" in capsys.readouterr().err
+
+
+def test_grad_cam_reads_unit_float_faces_like_uint8(model) -> None:
+    from fer_course.faces.gradcam import grad_cam
+
+    faces = np.random.default_rng(1).integers(0, 256, (3, 48, 48)).astype(np.uint8)
+    as_uint8 = grad_cam(model.model, faces)
+    assert np.allclose(grad_cam(model.model, faces / 255.0), as_uint8)
+    with pytest.raises(ValueError, match="divide 0-255 floats by 255"):
+        grad_cam(model.model, faces.astype(np.float64))

@@ -100,8 +100,11 @@ def test_colab_gets_the_data_by_upload_or_path(monkeypatch, tmp_path) -> None:
     colab.setup(in_colab=True, clone=clone, fer2013="upload",
                 upload=lambda: {"fer2013.csv": b"emotion,pixels,Usage\n"})
     assert Path(os.environ["FER2013_PATH"]) == clone / "data" / "fer2013.csv"
+    other = tmp_path / "other"
+    other.mkdir()
     with pytest.raises(FileNotFoundError, match="no such file or folder"):
-        colab.setup(in_colab=True, clone=clone, fer2013=str(tmp_path / "missing.csv"))
+        colab.setup(in_colab=True, clone=other, fer2013=str(tmp_path / "missing.csv"))
+    assert list(other.iterdir()) == []  # a bad path changes nothing on disk
     with pytest.raises(FileNotFoundError, match="no file was uploaded"):
         colab.setup(in_colab=True, clone=clone, fer2013="upload", upload=dict)
 

@@ -54,6 +54,7 @@ Ways to get it:
        kaggle competitions download -c {COMPETITION}
          (a zip with icml_face_data.csv and fer2013.tar.gz, which holds fer2013.csv)
        kaggle datasets download -d {DATASET}     (image folders train/ and test/)
+  In Colab, a chapter's first cell does a) or b) for you: fer2013 = "kaggle" or "upload".
   b) Colab upload: from google.colab import files; files.upload()
      (the file lands in /content, e.g. /content/fer2013.csv)
   c) Google Drive: from google.colab import drive; drive.mount('/content/drive')

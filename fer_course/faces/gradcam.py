@@ -35,6 +35,7 @@ from fer_course.augment import AugmentConfig, eval_transform, face_eval_input
 from fer_course.models.autoencoder import IMAGE_SIZE as AUTOENCODER_SIZE
 from fer_course.models.autoencoder import MultitaskAutoencoder
 from fer_course.models.small_cnn import FlipAveraged, SmallFaceNet
+from fer_course.pixels import PIXEL_RULE, as_uint8, as_uint8_faces
 
 __all__ = ["cam_from_gradients", "cam_grid", "cam_layer", "grad_cam", "overlay_cam",
            "show_cam", "show_cams"]
@@ -84,6 +85,9 @@ def _prepare(model: nn.Module, images: Any, image_size: int | None) -> torch.Ten
     """Normalised float ``[N, 3, S, S]`` from normalised floats or uint8 gray faces
     (``[N, 1, S, S]`` on ``[0, 1]`` for the best recipe's ``SmallFaceNet``)."""
     images = torch.as_tensor(images)
+    if images.is_floating_point() and images.ndim in (2, 3):  # gray faces, floats in [0, 1]
+        faces = images[None] if images.ndim == 2 else images
+        images = torch.from_numpy(as_uint8_faces(faces.detach().cpu()))
     if images.dtype == torch.uint8:
         if images.ndim == 2:
             images = images.unsqueeze(0)
@@ -97,10 +101,8 @@ def _prepare(model: nn.Module, images: Any, image_size: int | None) -> torch.Ten
             image_size = AUTOENCODER_SIZE
         return eval_transform(images, AugmentConfig(image_size=image_size))
     if not images.is_floating_point():
-        raise ValueError(f"expected normalised float [N, 3, S, S] or uint8 [N, 48, 48] faces, "
-                         f"got dtype {images.dtype}")
-    if images.ndim == 3:
-        images = images.unsqueeze(0)
+        raise ValueError(f"expected normalised float [N, 3, S, S], or gray faces [N, 48, 48] "
+                         f"({PIXEL_RULE}); got dtype {images.dtype}")
     if images.ndim != 4 or images.shape[1] != 3:
         raise ValueError(f"expected normalised float images [N, 3, S, S], "
                          f"got shape {list(images.shape)}")
@@ -183,8 +185,9 @@ def grad_cam(model: nn.Module, images: Any, target: int | Sequence[int] | None =
     """Grad-CAM maps, float32 ``[N, S, S]`` in [0, 1], one per image, at the input's size.
 
     ``images``: float ``[N, 3, S, S]`` already normalised as the model was trained
-    (``fer_course.augment.eval_transform``), or uint8 gray faces ``[N, 48, 48]`` that are
-    normalised here at ``image_size`` (required for backbones; 48 for the autoencoder).
+    (``fer_course.augment.eval_transform``), or gray faces ``[N, 48, 48]`` (uint8, or floats
+    in [0, 1]: ``fer_course.pixels``) that are normalised here at ``image_size`` (required
+    for backbones; 48 for the autoencoder).
     ``target``: ``None`` explains each image's predicted class; an int, the same class for
     all; a sequence, one class per image. ``layer``: a module of ``model`` or its name
     (``"layer3"``, ``"features.denseblock3"``); default ``cam_layer(model)``.
@@ -262,7 +265,7 @@ def overlay_cam(face: Any, cam: np.ndarray, alpha: float = 0.45,
                 cmap: str = CAM_COLOURS) -> np.ndarray:
     """The face in gray with the map in colour over it: RGB float ``[H, W, 3]`` in [0, 1].
 
-    ``face``: uint8 gray ``[h, w]`` (0-255), float gray in [0, 1], or RGB ``[h, w, 3]``;
+    ``face``: gray ``[h, w]`` or RGB ``[h, w, 3]``, uint8 or floats in [0, 1];
     it is resized (bilinear) to the map's size ``[H, W]``. ``alpha`` is the map's weight.
 
     >>> overlay_cam(np.zeros((48, 48), dtype=np.uint8), np.ones((64, 64))).shape
@@ -281,8 +284,7 @@ def overlay_cam(face: Any, cam: np.ndarray, alpha: float = 0.45,
         face = face[:, :, 0]
     if face.ndim not in (2, 3) or (face.ndim == 3 and face.shape[2] != 3):
         raise ValueError(f"face must be gray [h, w] or RGB [h, w, 3], got {list(face.shape)}")
-    if face.dtype != np.uint8:
-        face = np.rint(np.clip(face.astype(np.float64), 0.0, 1.0) * 255).astype(np.uint8)
+    face = as_uint8(face, "face")
     height, width = cam.shape
     resized = Image.fromarray(face).convert("RGB").resize((width, height),
                                                            Image.Resampling.BILINEAR)

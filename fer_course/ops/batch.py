@@ -3,13 +3,17 @@
 Each job executes the notebook with ``profile``, ``arch=<model>``, ``runs_dir=<out>/runs``
 (plus ``data_path`` and any extra parameters) into ``<out>/notebooks/<model>.ipynb``. A
 model whose run folder ``<out>/runs/<model>/`` is finished is skipped; a failed job is
-recorded and the others go on. ``<out>/summary.csv`` lists every model's outcome. The jobs
+recorded and the others go on. ``<out>/summary.csv`` lists every model's outcome. The
+parameters each run was made with are kept in ``<out>/parameters/<model>.json``: a run
+made with other ones is moved to ``<out>/stale/`` and made again, not skipped. While the
+jobs run, the batch prints one timestamped line per event (start, state change, a
+heartbeat with the epoch for long jobs, end), see :mod:`fer_course.ops.progress`. The jobs
 run on this machine (``--cluster local``: one per GPU, or one after another) or as a SLURM
 job array (``--cluster slurm``), see :mod:`fer_course.ops.cluster`.
 
-    python -m fer_course.batch book/02_backbones.ipynb --profile paper \\
+    python -m fer_course batch book/02_backbones.ipynb --profile paper \\
         --models resnet18,vgg11 --out batch --gpus 0,1 -p epochs 10
-    python -m fer_course.batch book/02_backbones.ipynb --profile paper --out batch \\
+    python -m fer_course batch book/02_backbones.ipynb --profile paper --out batch \\
         --cluster slurm --partition gpu --time 4:00:00 --array-parallelism 8
 
 >>> parse_value("2"), parse_value("null"), parse_value("1e-3"), parse_value("imagenet")
@@ -23,7 +27,9 @@ import ast
 import json
 import os
 import re
+import shutil
 import sys
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,13 +37,15 @@ from typing import Any
 
 import nbformat
 
-from fer_course.atomic import atomic_write_text
+from fer_course.atomic import atomic_write_json, atomic_write_text
 from fer_course.ops.chapter_job import ChapterJob
 from fer_course.ops.cluster import CLUSTERS, SlurmOptions, make_executor, run_jobs, slurm_options
+from fer_course.ops.progress import HEARTBEAT_S, Progress, duration, print_flush, stamped
 from fer_course.runs.folder import RunFolder
 
 COLUMNS = ["model", "status", "seconds", "train_acc", "val_acc", "test_acc", "notebook", "error"]
 SKIPPED = "skipped (finished)"
+POLL_S = {"local": 5.0, "slurm": 10.0, "debug": 1.0}  # seconds between looks at running jobs
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
@@ -96,12 +104,58 @@ def read_accuracies(run: RunFolder) -> dict[str, float | None]:
     return out
 
 
+def changed_parameters(recorded: dict[str, Any] | None, wanted: dict[str, Any]) -> list[str]:
+    """How ``wanted`` differs from the ``recorded`` parameters of a run (``None``: no record,
+    nothing to compare); ``runs_dir`` is left out, so a moved batch folder is no change.
+
+    >>> changed_parameters({"epochs": 2, "arch": "vgg11"}, {"epochs": 3, "arch": "vgg11",
+    ...                    "lr": 0.1, "runs_dir": "b/runs"})
+    ['epochs 2 -> 3', 'lr unset -> 0.1']
+    """
+    if recorded is None:
+        return []
+    wanted = json.loads(json.dumps(without_runs_dir(wanted)))  # tuples read back as lists
+    recorded = without_runs_dir(recorded)
+
+    def shown(d: dict[str, Any], key: str) -> str:
+        return json.dumps(d[key]) if key in d else "unset"
+
+    keys = sorted(set(recorded) | set(wanted))
+    return [f"{key} {shown(recorded, key)} -> {shown(wanted, key)}" for key in keys
+            if recorded.get(key, ...) != wanted.get(key, ...)]
+
+
+def without_runs_dir(parameters: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in parameters.items() if k != "runs_dir"}
+
+
+def read_record(path: Path) -> dict[str, Any] | None:
+    """The parameters recorded at ``path`` (``None``: no record, or not a readable one)."""
+    try:
+        recorded = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return recorded if isinstance(recorded, dict) else None
+
+
+def set_aside(folder: Path, stale: Path) -> Path:
+    """Move ``folder`` to ``stale/<name>-<date>-<time>`` (numbered if that is taken)."""
+    target = stale / f"{folder.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    n = 1
+    while target.exists():
+        n += 1
+        target = target.with_name(f"{folder.name}-{time.strftime('%Y%m%d-%H%M%S')}-{n}")
+    stale.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.move(str(folder), str(target)))
+
+
 def run_batch(notebook: str | os.PathLike, models: Sequence[str] | None,
               out: str | os.PathLike, profile: str | None = None,
               gpus: Sequence[str | int] | None = None, data_path: str | os.PathLike | None = None,
               extra: dict[str, Any] | None = None, timeout_s: float | None = None,
-              log: Callable[[str], None] | None = print, cluster: str = "local",
-              slurm: SlurmOptions | None = None):
+              log: Callable[[str], None] | None = print_flush, cluster: str = "local",
+              slurm: SlurmOptions | None = None, quiet: bool = False,
+              poll_s: float | None = None, heartbeat_s: float = HEARTBEAT_S):
     """Run ``notebook`` once per model; return the summary (also written to ``summary.csv``).
 
     ``models=None`` means the paper's 17 backbones. ``cluster`` says where the jobs run
@@ -111,7 +165,12 @@ def run_batch(notebook: str | os.PathLike, models: Sequence[str] | None,
     made absolute (the notebook runs in its own folder). A notebook with a
     ``train_missing`` parameter gets ``True``: a batch asks for training. A skipped model's
     ``seconds`` is its run's recorded ``wall_time_s``; submitit's files go to
-    ``<out>/cluster/``.
+    ``<out>/cluster/``. A finished run whose recorded parameters differ from these is
+    moved to ``<out>/stale/`` and run again.
+
+    ``log`` gets each event's line (``None``: silence; ``quiet``: only what is not about
+    one job); running jobs are looked at every ``poll_s`` seconds (default
+    :data:`POLL_S`), a job gets a heartbeat line after ``heartbeat_s`` without one.
 
     >>> run_batch("missing.ipynb", ["resnet18"], "batch")
     Traceback (most recent call last):
@@ -152,20 +211,28 @@ def run_batch(notebook: str | os.PathLike, models: Sequence[str] | None,
         warnings.warn(f"{notebook.name}'s parameters cell does not define {unknown}; "
                       "the notebook may ignore them", stacklevel=2)
 
+    epochs = parameters.get("epochs")
+    progress = Progress(len(models), out, quiet=quiet, heartbeat_s=heartbeat_s,
+                        epochs=epochs if isinstance(epochs, int) else None,
+                        write=log or (lambda line: None))
     rows: dict[str, dict[str, Any]] = {}
     todo: list[ChapterJob] = []
+    changed: dict[str, list[str]] = {}  # model -> how its finished run's parameters differ
     for model in models:
         run = RunFolder(out / "runs" / model)
-        if run.is_finished():
+        job = ChapterJob(notebook, model, out, parameters, timeout_s)
+        if run.path.exists():
+            changed[model] = changed_parameters(read_record(out / "parameters" / f"{model}.json"),
+                                                job.parameters)
+        if run.is_finished() and not changed.get(model):
             executed = out / "notebooks" / f"{model}.ipynb"
             rows[model] = {"model": model, "status": SKIPPED, **read_accuracies(run),
                            "notebook": executed.relative_to(out).as_posix()
                            if executed.is_file() else None}
         else:
-            todo.append(ChapterJob(notebook, model, out, parameters, timeout_s))
-    for i, model in enumerate(m for m in models if m in rows):
-        if log:
-            log(f"[{i + 1}/{len(models)}] {model}: {rows[model]['status']}")
+            todo.append(job)
+    for model in (m for m in models if m in rows):
+        progress.skipped(rows[model])
 
     def finished(row: dict[str, Any]) -> None:
         run = RunFolder(out / "runs" / row["model"])
@@ -175,17 +242,27 @@ def run_batch(notebook: str | os.PathLike, models: Sequence[str] | None,
             else:
                 row["error"] = f"no {RunFolder.METRICS} in runs/{row['model']}"
         rows[row["model"]] = row
-        if log:
-            note = f" ({row['error']})" if row.get("error") else ""
-            log(f"[{len(rows)}/{len(models)}] {row['model']}: {row['status']}{note}")
+        progress.ended(row)
 
     if todo:
         executor = make_executor(cluster, out / "cluster", slurm)
+        for job in todo:
+            if changed.get(job.model):
+                aside = set_aside(job.run_dir, out / "stale")
+                progress.say(f"{job.model}: parameters differ from its run's "
+                             f"({'; '.join(changed[job.model])}): run moved to "
+                             f"{progress.where(aside)}, running it again")
+            atomic_write_json(out / "parameters" / f"{job.model}.json", job.parameters)
         slots = None
         if cluster == "local":  # one job per GPU; without GPUs the jobs see what this shell sees
             slots = ([{"CUDA_VISIBLE_DEVICES": str(g)} for g in gpus] if gpus else
                      [{"CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES")}])
-        run_jobs(executor, todo, slots, on_row=finished, poll_s=1.0 if cluster == "slurm" else 0.2)
+        elif cluster == "debug":  # in this process: one job, then the next, each announced
+            slots = [{}]
+        progress.say(f"{len(todo)} job(s) to run on {cluster}, {len(rows)} skipped; "
+                     f"logs in {progress.where(out / 'logs')}/", always=True)
+        run_jobs(executor, todo, slots, on_row=finished, watch=progress,
+                 poll_s=poll_s if poll_s is not None else POLL_S[cluster])
     summary = pd.DataFrame([rows[m] for m in models], columns=COLUMNS)
     atomic_write_text(out / "summary.csv", summary.to_csv(index=False))
     return summary
@@ -199,12 +276,12 @@ def format_summary(summary) -> str:
     for col in ("seconds", "train_acc", "val_acc", "test_acc"):
         spec = ".1f" if col == "seconds" else ".3f"
         shown[col] = [format(v, spec) if pd.notna(v) else "" for v in shown[col]]
-    return shown.fillna("").to_string(index=False)
+    return shown.astype(object).fillna("").to_string(index=False)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m fer_course.batch",
+        prog="python -m fer_course batch",
         description="Run a chapter notebook once per model with papermill, through submitit.")
     parser.add_argument("notebook", help="the chapter notebook, e.g. book/02_backbones.ipynb")
     parser.add_argument("--profile", help="profile passed to the notebook (default: its own)")
@@ -236,6 +313,14 @@ def build_parser() -> argparse.ArgumentParser:
     slurm.add_argument("--mem", help="memory per job in SLURM's notation, e.g. 32G")
     slurm.add_argument("--account")
     slurm.add_argument("--qos")
+    shown = parser.add_argument_group("what the batch prints while it runs")
+    shown.add_argument("--quiet", action="store_true",
+                       help="no line per job (start, state, heartbeat, end): the final table only")
+    shown.add_argument("--poll-s", type=float, help="seconds between looks at running jobs "
+                       f"(default {POLL_S['local']:g} local, {POLL_S['slurm']:g} SLURM)")
+    shown.add_argument("--heartbeat-s", type=float, default=HEARTBEAT_S,
+                       help="a running job's progress line after this many quiet seconds "
+                            "(default %(default)g)")
     return parser
 
 
@@ -244,19 +329,26 @@ def main(argv: list[str] | None = None) -> int:
     the batch could not start."""
     args = build_parser().parse_args(argv)
     extra = {name: parse_value(value) for name, value in args.parameter}
+    t0 = time.monotonic()
     try:
+        if args.poll_s is not None and args.poll_s <= 0:
+            raise ValueError(f"--poll-s must be a positive number of seconds, not {args.poll_s:g}")
         options = slurm_options(
             args.slurm_config, partition=args.partition, time=args.time,
             gpus_per_job=args.gpus_per_job, array_parallelism=args.array_parallelism,
             cpus_per_task=args.cpus_per_task, mem=args.mem, account=args.account, qos=args.qos)
         summary = run_batch(args.notebook, args.models, args.out, profile=args.profile,
                             gpus=args.gpus, data_path=args.data_path, extra=extra,
-                            timeout_s=args.timeout_s, cluster=args.cluster, slurm=options)
+                            timeout_s=args.timeout_s, cluster=args.cluster, slurm=options,
+                            quiet=args.quiet, poll_s=args.poll_s, heartbeat_s=args.heartbeat_s)
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    counts = summary["status"].value_counts()
+    tally = ", ".join(f"{n} {status}" for status, n in counts.items())
+    print(stamped(f"batch finished in {duration(time.monotonic() - t0)}: {tally}"))
     print(format_summary(summary))
-    print(f"summary written to {Path(args.out) / 'summary.csv'}")
+    print(f"summary written to {Path(args.out) / 'summary.csv'}", flush=True)
     return int((summary["status"] == "failed").any())
 
 

@@ -1,12 +1,13 @@
 """One chapter run for one model as a submitit job: papermill in a child process, resumable.
 
 A :class:`ChapterJob` executes the notebook with ``arch=<model>`` into
-``<out>/notebooks/<model>.ipynb``, keeps papermill's output in ``<out>/logs/<model>.log``
-and returns a small row (status, seconds, notebook, error); it never raises, so one bad
-model cannot stop the others. It is ``Checkpointable``: when the scheduler preempts it or
-its time runs out, ``checkpoint`` stops papermill and hands submitit the same job to
-requeue. The rerun continues from the run folder's checkpoint (the engine checkpoints
-after every epoch), so at most the epoch in progress is lost.
+``<out>/notebooks/<model>.ipynb``, writes papermill's output to ``<out>/logs/<model>.log``
+as it comes (``tail -f`` it while the job runs) and returns a small row (status, seconds,
+notebook, error); it never raises, so one bad model cannot stop the others. It is
+``Checkpointable``: when the scheduler preempts it or its time runs out, ``checkpoint``
+stops papermill and hands submitit the same job to requeue. The rerun continues from the
+run folder's checkpoint (the engine checkpoints after every epoch), so at most the epoch
+in progress is lost.
 
 >>> job = ChapterJob("book/02_backbones.ipynb", "resnet18", "batch", {"profile": "smoke"})
 >>> job.checkpoint().function is job
@@ -15,7 +16,6 @@ True
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import signal
@@ -27,8 +27,6 @@ from typing import Any
 
 from submitit.core.utils import DelayedSubmission
 from submitit.helpers import Checkpointable
-
-from fer_course.atomic import atomic_write_text
 
 KERNEL = "python3"
 STOP_S = 30.0  # papermill's time to shut its kernel down after an interrupt
@@ -48,26 +46,32 @@ def papermill_command(notebook: Path, output: Path, parameters: dict[str, Any]) 
             "--parameters_yaml", yaml.safe_dump(parameters, default_flow_style=True)]
 
 
-def stop(proc: subprocess.Popen, wait_s: float = STOP_S, read: bool = True) -> str:
-    """Interrupt ``proc`` (papermill then shuts its kernel down), kill it after ``wait_s``;
-    return what it printed. ``read=False`` leaves its pipe alone: inside a signal handler
-    the interrupted ``communicate`` owns it."""
+def stop(proc: subprocess.Popen, wait_s: float = STOP_S) -> None:
+    """Interrupt ``proc`` (papermill then shuts its kernel down), kill it after ``wait_s``.
+
+    It waits by polling, never in a blocking ``wait``: called from a signal handler that
+    interrupted one, a blocking wait would deadlock on the lock that wait holds.
+    """
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT if os.name == "posix" else signal.SIGTERM)
-    if not read:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=wait_s)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        return ""
-    try:
-        output, _ = proc.communicate(timeout=wait_s)
-        return output or ""
-    except subprocess.TimeoutExpired:
+    if not wait_polling(proc, wait_s):
         proc.kill()
-        output, _ = proc.communicate()
-        return output or ""
+        wait_polling(proc, 10.0)
+
+
+def wait_polling(proc: subprocess.Popen, timeout_s: float | None,
+                 interval_s: float = 0.1) -> bool:
+    """Wait for ``proc`` to end by polling; whether it ended within ``timeout_s``.
+
+    >>> wait_polling(subprocess.Popen([sys.executable, "-c", "pass"]), 30)
+    True
+    """
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while proc.poll() is None:
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        time.sleep(interval_s)
+    return True
 
 
 def error_message(executed: Path, returncode: int | None, output: str, limit: int = 300) -> str:
@@ -138,12 +142,21 @@ class ChapterJob(Checkpointable):
     def executed(self) -> Path:
         return self.out / "notebooks" / f"{self.model}.ipynb"
 
+    @property
+    def log(self) -> Path:
+        """Papermill's output, written while the job runs (the last attempt's, on a requeue)."""
+        return self.out / "logs" / f"{self.model}.log"
+
+    @property
+    def run_dir(self) -> Path:
+        """The run folder the notebook writes (``<runs_dir>/<model>``)."""
+        return Path(self.parameters.get("runs_dir", self.out / "runs")) / self.model
+
     def __call__(self) -> dict[str, Any]:
         t0 = time.perf_counter()
         row: dict[str, Any] = {"model": self.model, "status": "failed", "error": None}
         try:
             code, output = self._execute()
-            atomic_write_text(self.out / "logs" / f"{self.model}.log", output)
             if code == 0:
                 row["status"] = "ok"
             else:
@@ -158,30 +171,34 @@ class ChapterJob(Checkpointable):
     def _execute(self) -> tuple[int | None, str]:
         self.executed.unlink(missing_ok=True)  # a stale one would be mistaken for this run's
         self.executed.parent.mkdir(parents=True, exist_ok=True)
+        self.log.parent.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
         for name, value in self.env.items():
             if value is None:
                 env.pop(name, None)
             else:
                 env[name] = value
+        env.setdefault("PYTHONUNBUFFERED", "1")  # the log gets each line as it is printed
         cmd = papermill_command(self.notebook, self.executed, self.parameters)
-        self._proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                      text=True, errors="replace")
-        try:
-            output, _ = self._proc.communicate(timeout=self.timeout_s)
-            return self._proc.returncode, output
-        except subprocess.TimeoutExpired:
-            output = stop(self._proc)
-            return None, output + f"\nTimeoutError: no result after {self.timeout_s} s\n"
+        with open(self.log, "wb") as sink:
+            self._proc = subprocess.Popen(cmd, env=env, stdout=sink, stderr=subprocess.STDOUT,
+                                          stdin=subprocess.DEVNULL)
+        try:  # by polling, so that submitit's signal handler can stop it meanwhile
+            ended = wait_polling(self._proc, self.timeout_s, 0.2)
+            code = self._proc.returncode if ended else None
+            if not ended:
+                stop(self._proc)
+                with open(self.log, "a") as sink:
+                    sink.write(f"\nTimeoutError: no result after {self.timeout_s} s\n")
         except BaseException:  # Ctrl-C, or submitit leaving after a requeue: no orphan child
-            stop(self._proc, wait_s=5, read=False)
+            stop(self._proc, wait_s=5)
             raise
         finally:
             self._proc = None
+        return code, self.log.read_text(errors="replace")
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> DelayedSubmission:
         """Stop papermill (the run folder keeps the last finished epoch) and requeue this job."""
-        if self._proc is not None:  # called from submitit's signal handler, mid-communicate
-            stop(self._proc, read=False)
+        if self._proc is not None:  # from submitit's signal handler, amid the polling
+            stop(self._proc)
         return DelayedSubmission(self, *args, **kwargs)

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import submitit
 
@@ -167,17 +167,28 @@ def lost_job_error(err: BaseException) -> str:
     return one_line(f"{type(err).__name__}: {text}" if not named else text)
 
 
+class Watcher(Protocol):
+    """What :func:`run_jobs` tells about its jobs besides their rows (see ``Progress``)."""
+
+    def started(self, job: ChapterJob, handle: submitit.Job) -> None: ...
+
+    def polled(self, job: ChapterJob, handle: submitit.Job) -> None: ...
+
+
 def run_jobs(executor: submitit.Executor, jobs: Sequence[ChapterJob],
              slots: Sequence[dict[str, str | None]] | None = None,
              on_row: Callable[[dict[str, Any]], None] | None = None,
-             poll_s: float = 0.2) -> list[dict[str, Any]]:
+             poll_s: float = 0.2, watch: Watcher | None = None) -> list[dict[str, Any]]:
     """Run ``jobs`` on ``executor``; their rows in the order of ``jobs``.
 
     With ``slots`` (one environment override per slot, e.g. per GPU) at most one job runs
     per slot and each job gets its slot's override; without, all are submitted at once
-    (a job array on SLURM). ``on_row`` sees each row as its job ends. Ctrl-C cancels what
-    was submitted.
+    (a job array on SLURM). ``on_row`` sees each row as its job ends; ``watch`` each job as
+    it is submitted and at each look at it while it runs, every ``poll_s`` seconds (the
+    loop sleeps in between). Ctrl-C cancels what was submitted.
     """
+    if poll_s <= 0:
+        raise ValueError(f"poll_s must be positive (seconds between looks at the jobs): {poll_s}")
     rows: list[dict[str, Any] | None] = [None] * len(jobs)
     waiting = list(range(len(jobs)))
     running: dict[int, tuple[submitit.Job, int | None]] = {}  # index -> (job, slot)
@@ -197,17 +208,24 @@ def run_jobs(executor: submitit.Executor, jobs: Sequence[ChapterJob],
             submitted = executor.submit_array(list(jobs))
             running = {i: (job, None) for i, job in enumerate(submitted)}
             waiting = []
+            if watch:
+                for i, job in enumerate(submitted):
+                    watch.started(jobs[i], job)
         while waiting or running:
             while waiting and free:
                 i, slot = waiting.pop(0), free.pop(0)
                 running[i] = (executor.submit(jobs[i].with_env(slots[slot])), slot)
+                if watch:
+                    watch.started(jobs[i], running[i][0])
             for i, (job, slot) in list(running.items()):
                 if job.done():
                     collect(i, job)
                     del running[i]
                     if slot is not None:
                         free.append(slot)
-            if running:
+                elif watch and not isinstance(job, submitit.DebugJob):
+                    watch.polled(jobs[i], job)
+            if running and not (waiting and free):  # a freed slot takes its next job at once
                 time.sleep(poll_s)
     except BaseException:  # Ctrl-C: nothing submitted is left running
         for job, _ in running.values():

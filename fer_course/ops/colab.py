@@ -67,7 +67,6 @@ def _drive_home(drive: bool | str, root: Path, mount: Callable[[Path], None]) ->
 def _get_data(how: str | os.PathLike, data: Path,
               upload: Callable[[], dict[str, bytes]]) -> Path:
     """FER-2013 into ``data``: from Kaggle, an upload, or a file that already exists."""
-    data.mkdir(parents=True, exist_ok=True)
     if how == "kaggle":
         from fer_course.data.download import download_fer2013
         from fer_course.data.kaggle_auth import colab_secrets_to_env
@@ -79,6 +78,7 @@ def _get_data(how: str | os.PathLike, data: Path,
         if not uploaded:
             raise FileNotFoundError("no file was uploaded: choose fer2013.csv (or .npz)")
         name, content = next(iter(uploaded.items()))
+        data.mkdir(parents=True, exist_ok=True)
         target = data / Path(name).name
         target.write_bytes(content)
         return target
