@@ -11,6 +11,7 @@ from fer_course.augment import FaceAugment, face_eval_input, face_train_input
 from fer_course.data import make_synthetic_fer
 from fer_course.engine.best_task import BestTask, class_weights, fit_best
 from fer_course.engine.inference import load_run_model
+from fer_course.engine.step import optimizer_step
 from fer_course.models.small_cnn import FlipAveraged, SmallFaceNet
 from fer_course.profiles import get_profile
 from fer_course.runs import RunFolder, run_spec
@@ -93,8 +94,8 @@ def test_the_schedule_rises_then_falls_to_almost_zero() -> None:
     rates = []
     for _ in range(8):  # 2 epochs of 4 batches
         rates.append(task.optimizer.param_groups[0]["lr"])
-        task.step(task.train_batch(data.train.images[:16], torch.Generator()),
-                  data.train.labels[:16])
+        optimizer_step(task, task.train_batch(data.train.images[:16], torch.Generator()),
+                       data.train.labels[:16])
     assert rates[0] == pytest.approx(0.1 / 25)
     assert max(rates) == pytest.approx(0.1, rel=0.05) and 0 < np.argmax(rates) <= 2
     assert rates[-1] < 1e-3

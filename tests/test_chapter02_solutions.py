@@ -4,7 +4,7 @@ The chapter states the SGD update (PyTorch's form, with momentum and weight deca
 rule of ``ReduceLROnPlateau`` (mode "min", relative threshold 1e-4, cooldown 0), and its
 exercise 1 counts learning-rate cuts by that rule. Every test drives ``BackboneTask`` (the
 optimiser and scheduler that ``fit`` trains with, through ``task.end_epoch`` and
-``task.step``) and compares it with values worked out by hand, so a drift of the library
+``optimizer_step``) and compares it with values worked out by hand, so a drift of the library
 or of torch from what the chapter says fails here. (The chapter's own helper
 ``cuts_by_the_rule`` is not copied here; its printed answer is the chapter's to check.)
 """
@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from fer_course.engine.backbone_task import BackboneTask
+from fer_course.engine.step import optimizer_step
 from fer_course.profiles import get_profile
 from fer_course.runs.recipes import backbone_recipe
 
@@ -102,7 +103,7 @@ def test_backbone_task_uses_the_scheduler_and_optimiser_of_the_chapter() -> None
 
 def test_sgd_update_is_the_chapters_equation() -> None:
     """v <- mu v + (g + lambda w); w <- w - eta v, with v = 0 before the first step, for the
-    parameters of a real ``BackboneTask`` stepped by ``task.step``."""
+    parameters of a real ``BackboneTask`` stepped by the engine's ``optimizer_step``."""
     # a large rate and decay, so that each term of the update is far above float32 noise
     profile = get_profile("smoke", image_size=32, lr=0.1, weight_decay=0.05)
     task = BackboneTask(backbone_recipe("resnet18", profile), device="cpu")
@@ -115,7 +116,7 @@ def test_sgd_update_is_the_chapters_equation() -> None:
     x = torch.randn(4, 3, 32, 32, generator=generator)
     y = torch.tensor([0, 3, 6, 1])
     for _ in range(3):
-        task.step(x, y)  # zero_grad, forward, backward, update; .grad keeps g afterwards
+        optimizer_step(task, x, y)  # zero_grad, forward, backward, update; .grad keeps g
         for i, p in enumerate(params):
             v[i] = mu * v[i] + (p.grad.double() + lam * w_ref[i])
             w_ref[i] = w_ref[i] - eta * v[i]

@@ -54,7 +54,9 @@ def part_gradients(task: Any, images: torch.Tensor, labels: torch.Tensor,
     if seed is not None:
         torch.manual_seed(seed)
     x = task.eval_batch(images.to(task.device))
-    task.losses(x, labels.to(task.device))["loss"].backward()
+    with task.amp.autocast():
+        loss = task.losses(x, labels.to(task.device))["loss"]
+    loss.backward()
     return {part: torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).flatten()
                              for p in getattr(model, part).parameters()]).detach().cpu()
             for part in PARTS}

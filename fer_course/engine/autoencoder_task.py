@@ -94,9 +94,9 @@ class AutoencoderTask(TaskState):
             self.model.encoder.eval()  # frozen: its batch-norm statistics stay as trained
 
     def losses(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The task's loss and its parts for one normalised batch."""
-        with self.amp.autocast():
-            logits, reconstruction = self.model(x)
+        """The task's loss and its parts for one normalised batch (the engine runs it under
+        autocast and does the backward pass and the update)."""
+        logits, reconstruction = self.model(x)
         logits, reconstruction = logits.float(), reconstruction.float()
         total, ce, mse = multitask_loss(logits, reconstruction, x, y, lam=self.recipe.lam)
         if self.recipe.task != "multitask":  # one head alone: its own loss
@@ -106,14 +106,12 @@ class AutoencoderTask(TaskState):
         return {"loss": total, "ce": ce, "mse": mse, "mse_pixels": mse_pixels,
                 "logits": logits}
 
-    def step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One optimiser step on the task's loss."""
-        parts = self.losses(x, y)
-        self.optimizer.zero_grad(set_to_none=True)
-        self.amp.backward_step(parts["loss"], self.optimizer)  # fp16 only: loss scaling
-        return {k: v.detach() for k, v in parts.items()}
+    def loss(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The training loss: ``losses``."""
+        return self.losses(x, y)
 
-    def evaluate_batch(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+    def eval_loss(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The same parts on a clean batch: ``losses`` (no augmentation here)."""
         return self.losses(x, y)
 
     def end_epoch(self, val: dict[str, Any]) -> None:
@@ -130,7 +128,7 @@ def fit_autoencoder(data: FERData, recipe: AutoencoderRecipe, run_dir: str | os.
     return train(lambda: AutoencoderTask(recipe, device, Path(run_dir).parent), recipe, data,
                  run_dir,
                  title=recipe.task, progress=progress, callbacks=callbacks,
-                 stored=stored, train_missing=train_missing)
+                 stored=stored, train_missing=train_missing, device=device)
 
 
 def load_autoencoder(run_dir: str | os.PathLike,

@@ -35,7 +35,7 @@ class BackboneTask(TaskState):
     >>> from fer_course.profiles import get_profile
     >>> task = BackboneTask(backbone_recipe("resnet18", get_profile("smoke")), device="cpu")
     >>> x = task.train_batch(torch.zeros(4, 48, 48, dtype=torch.uint8), torch.Generator())
-    >>> x.shape, float(task.step(x, torch.zeros(4, dtype=torch.long))["loss"]) > 0
+    >>> x.shape, float(task.loss(x, torch.zeros(4, dtype=torch.long))["loss"].detach()) > 0
     (torch.Size([4, 3, 32, 32]), True)
     """
 
@@ -63,20 +63,15 @@ class BackboneTask(TaskState):
     def eval_batch(self, images: torch.Tensor) -> torch.Tensor:
         return self.amp.prepare(eval_transform(images, self.aug))
 
-    def step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One optimiser step: forward, loss, backward, update."""
-        with self.amp.autocast():
-            logits = self.model(x)
-            loss = self.criterion(logits, y)
-        self.optimizer.zero_grad(set_to_none=True)
-        # fp16 only: through the loss scaler
-        self.amp.backward_step(loss, self.optimizer)
-        return {"loss": loss.detach(), "logits": logits.detach()}
+    def loss(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The training loss of a batch: forward, then cross-entropy (label smoothing as
+        the recipe says); the engine's step does the rest."""
+        logits = self.model(x)
+        return {"loss": self.criterion(logits, y), "logits": logits}
 
-    def evaluate_batch(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+    def eval_loss(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         """Logits and plain cross-entropy (no label smoothing) of a clean batch."""
-        with self.amp.autocast():
-            logits = self.model(x).float()
+        logits = self.model(x).float()
         return {"loss": F.cross_entropy(logits, y), "logits": logits}
 
     def end_epoch(self, val: dict[str, Any]) -> None:
@@ -107,7 +102,7 @@ def fit_recipe(data: FERData, recipe: BackboneRecipe, run_dir: str | os.PathLike
     """``fit`` for a ready ``recipe`` (as the registry of named runs makes it)."""
     return train(lambda: BackboneTask(recipe, len(data.classes), device), recipe, data,
                  run_dir, title=recipe.arch, progress=progress, callbacks=callbacks,
-                 stored=stored, train_missing=train_missing)
+                 stored=stored, train_missing=train_missing, device=device)
 
 
 def ensure_runs(data: FERData, archs: Sequence[str], profile: Profile,

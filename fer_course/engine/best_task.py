@@ -80,7 +80,7 @@ class BestTask(TaskState):
     >>> data = make_synthetic_fer(32, 8, 8)
     >>> task = BestTask(BestRecipe(epochs=1, batch_size=8, widths=(8, 8, 8, 8)), data)
     >>> x = task.train_batch(data.train.images[:8], torch.Generator())
-    >>> x.shape, float(task.step(x, data.train.labels[:8])["loss"]) > 0
+    >>> x.shape, float(task.loss(x, data.train.labels[:8])["loss"].detach()) > 0
     (torch.Size([8, 1, 48, 48]), True)
     """
 
@@ -100,6 +100,7 @@ class BestTask(TaskState):
             lr=recipe.lr, momentum=recipe.momentum, nesterov=recipe.momentum > 0)
         n_train = len(data.train.labels) if recipe.train_limit is None else min(
             recipe.train_limit, len(data.train.labels))
+        self.schedule_per_batch = True  # the engine steps it after every taken update
         self.scheduler = one_cycle(self.optimizer, recipe,
                                    recipe.epochs * batches_per_epoch(n_train, recipe.batch_size))
         self.weights = class_weights(data.train.labels, len(data.classes),
@@ -113,25 +114,20 @@ class BestTask(TaskState):
     def eval_batch(self, images: torch.Tensor) -> torch.Tensor:
         return self.amp.prepare(face_eval_input(images, self.recipe.image_size))
 
-    def step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Forward, weighted smoothed cross-entropy, backward, update, schedule step."""
-        with self.amp.autocast():
-            logits = self.model(x)
+    def loss(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Forward, then the class-weighted, smoothed cross-entropy (in float32)."""
+        logits = self.model(x)
         loss = F.cross_entropy(logits.float(), y, weight=self.weights,
                                label_smoothing=self.recipe.label_smoothing)
-        self.optimizer.zero_grad(set_to_none=True)
-        self.amp.backward_step(loss, self.optimizer)
-        self.scheduler.step()
-        return {"loss": loss.detach(), "logits": logits.detach()}
+        return {"loss": loss, "logits": logits}
 
-    def evaluate_batch(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+    def eval_loss(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         """Scores (mirror-averaged when ``tta``) and plain cross-entropy of a clean batch."""
-        with self.amp.autocast():
-            logits = self.scored(x).float()
+        logits = self.scored(x).float()
         return {"loss": F.cross_entropy(logits, y), "logits": logits}
 
     def end_epoch(self, val: dict[str, Any]) -> None:
-        """Nothing: the one-cycle schedule steps every batch."""
+        """Nothing: the one-cycle schedule steps after every taken step (the engine's)."""
 
 
 def fit_best(data: FERData, recipe: BestRecipe, run_dir: str | os.PathLike,
@@ -145,4 +141,4 @@ def fit_best(data: FERData, recipe: BestRecipe, run_dir: str | os.PathLike,
     """
     return train(lambda: BestTask(recipe, data, device), recipe, data, run_dir,
                  title="best", progress=progress, callbacks=callbacks, stored=stored,
-                 train_missing=train_missing)
+                 train_missing=train_missing, device=device)

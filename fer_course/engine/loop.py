@@ -5,7 +5,9 @@ its losses, its schedule); the engine does the rest, once for every task:
 
 1. load the run if its folder holds a finished run with the same identity;
 2. else resume from the last checkpoint (same identity required) or start;
-3. per epoch: shuffle, prepare batches, ``task.step``, validate, ``task.end_epoch``,
+3. per epoch: shuffle, prepare batches, the engine's step (``engine.step``: the task's
+   loss under autocast, backward through the loss scaler, the update, the per-batch
+   schedule and weight average only after a taken update), validate, ``task.end_epoch``,
    then checkpoint (atomically) and write ``history.csv``;
 4. finally evaluate train (the images trained on), val and test with the final weights,
    save val/test predictions, the run card and ``metrics.json`` (it marks the run
@@ -16,6 +18,11 @@ its losses, its schedule); the engine does the rest, once for every task:
 Every epoch draws its shuffle, augmentation and dropout from generators seeded by
 ``(seed, epoch)``, so a run killed at any point and resumed ends exactly like an
 uninterrupted one. A kill loses at most the epoch in progress.
+
+The precision a run trained in is part of its identity (``precision_used``): resuming a
+checkpoint in another precision than the one it was trained in is refused unless asked
+for (``allow_precision_change``); a finished run loads whatever its precision unless one
+is asked for explicitly (``precision="fp32"`` in the recipe).
 """
 
 from __future__ import annotations
@@ -31,16 +38,16 @@ import torch
 from tqdm.auto import tqdm
 
 from fer_course.data.types import FERData
+from fer_course.devices import pick_device
+from fer_course.engine.identity import PRECISION_USED, RunMismatchError, check_identity
+from fer_course.engine.step import averaged_weights, evaluation_step, optimizer_step
 from fer_course.evaluate import classification_metrics
+from fer_course.precision import resolve_precision
 from fer_course.runs.cards import RunCard
 from fer_course.runs.folder import RunFolder
 from fer_course.runs.recipes import run_identity
 
 BatchCallback = Callable[[int, int], None]  # (epoch, batch index), after each optimiser step
-
-
-class RunMismatchError(ValueError):
-    """The run folder holds a run made with other settings than the ones asked for."""
 
 
 class MissingRunError(FileNotFoundError):
@@ -74,11 +81,12 @@ class Task(Protocol):
 
     def train_mode(self) -> None: ...
 
-    def step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One optimiser step; returns detached ``loss``, ``logits`` and any other parts."""
+    def loss(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The training loss of a prepared batch: ``loss``, ``logits`` and any other parts
+        (the engine runs it under autocast, then backward and the update)."""
 
-    def evaluate_batch(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Without gradients: ``logits``, the batch-mean ``loss`` and any other parts."""
+    def eval_loss(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """On a clean batch: ``logits``, the batch-mean ``loss`` and any other parts."""
 
     def end_epoch(self, val: dict[str, Any]) -> None:
         """The learning-rate schedule, given the epoch's validation results."""
@@ -102,15 +110,22 @@ class TaskState:
     def train_mode(self) -> None:
         self.model.train()
 
+    ema: Any = None  # a WeightAverage (engine.step) where the task averages its weights
+
     def state_dict(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                self.schedule_key: self.scheduler.state_dict(), "scaler": self.amp.state_dict()}
+        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 self.schedule_key: self.scheduler.state_dict(), "scaler": self.amp.state_dict()}
+        if self.ema is not None:
+            state["ema"] = self.ema.state_dict()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state[self.schedule_key])
         self.amp.load_state_dict(state.get("scaler"))  # older checkpoints have none
+        if self.ema is not None and "ema" in state:
+            self.ema.load_state_dict(state["ema"])
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -143,20 +158,6 @@ def training_subset(data: FERData, limit: int | None, seed: int,
     return images, labels
 
 
-def check_identity(run: RunFolder, saved: dict[str, Any], wanted: dict[str, Any]) -> None:
-    """Raise ``RunMismatchError`` naming every setting in which ``saved`` differs."""
-    keys = list(wanted) + [k for k in saved if k not in wanted]
-    diff = {k: (saved.get(k), wanted.get(k)) for k in keys if saved.get(k) != wanted.get(k)}
-    if diff:
-        details = ", ".join(f"{k}: saved {a!r}, asked {b!r}" for k, (a, b) in diff.items())
-        hint = ("; it was made on other data (other labels, splits or csv rows: image folders "
-                "not named by csv row number have none)" if set(diff) <= {"data_counts",
-                                                                         "data_fingerprint"}
-                else "")
-        raise RunMismatchError(f"{run.path} holds a run with other settings ({details}){hint}; "
-                               "use another run folder, or delete this one to start over")
-
-
 def load_finished(run: RunFolder, identity: dict[str, Any]) -> RunResult | None:
     """The result of ``run`` (a run folder or a stored summary) if it is finished with
     this identity, else ``None``."""
@@ -167,7 +168,8 @@ def load_finished(run: RunFolder, identity: dict[str, Any]) -> RunResult | None:
     return RunResult(run, metrics, run.read_history(), len(run.read_history()), loaded=True)
 
 
-def resume(run: RunFolder, identity: dict[str, Any], task: Task) -> tuple[list[dict], int]:
+def resume(run: RunFolder, identity: dict[str, Any], task: Task,
+           allow_precision_change: bool = False) -> tuple[list[dict], int]:
     """Load the last checkpoint of ``run`` into ``task``; returns (history, epochs done).
 
     A checkpoint of the last epoch without optimiser state (a run stripped for use whose
@@ -176,7 +178,8 @@ def resume(run: RunFolder, identity: dict[str, Any], task: Task) -> tuple[list[d
     checkpoint = run.load_checkpoint()
     if checkpoint is None:
         return [], 0
-    check_identity(run, checkpoint["settings"], identity)
+    check_identity(run, checkpoint["settings"], identity, resuming=True,
+                   allow_precision_change=allow_precision_change)
     if "optimizer" not in checkpoint:
         if checkpoint["epoch"] < task.recipe.epochs:
             raise RunMismatchError(f"{run.path}: the checkpoint after epoch "
@@ -191,7 +194,7 @@ def resume(run: RunFolder, identity: dict[str, Any], task: Task) -> tuple[list[d
 def train_one_epoch(task: Task, images: torch.Tensor, labels: torch.Tensor, epoch: int,
                     bar: Any = None, callbacks: Sequence[BatchCallback] = (),
                     ) -> dict[str, float]:
-    """One seeded pass over ``images``: shuffle, prepare each batch, ``task.step``.
+    """One seeded pass over ``images``: shuffle, prepare each batch, ``optimizer_step``.
 
     Returns the epoch's mean of every part the step reports (``loss``, ...), the accuracy
     on the training batches as they were seen, and the images per second.
@@ -210,7 +213,7 @@ def train_one_epoch(task: Task, images: torch.Tensor, labels: torch.Tensor, epoc
     for b in range(batches_per_epoch(len(labels), recipe.batch_size)):
         idx = order[b * recipe.batch_size:(b + 1) * recipe.batch_size]
         y = labels[idx]
-        out = task.step(task.train_batch(images[idx], generator), y)
+        out = optimizer_step(task, task.train_batch(images[idx], generator), y)
         # summed on the device: no host sync per batch
         for key, value in out.items():
             if key != "logits":
@@ -229,19 +232,21 @@ def train_one_epoch(task: Task, images: torch.Tensor, labels: torch.Tensor, epoc
 @torch.no_grad()
 def evaluate(task: Task, images: torch.Tensor, labels: torch.Tensor,
              batch_size: int = 256) -> dict[str, Any]:
-    """Mean of every part ``task.evaluate_batch`` reports, accuracy, and softmax ``probs``
-    (numpy ``[N, C]``), of the current weights on one split (uint8 images on any device)."""
+    """Mean of every part ``task.eval_loss`` reports, accuracy, and softmax ``probs``
+    (numpy ``[N, C]``), of the current weights (their average, where the task keeps one) on
+    one split (uint8 images on any device)."""
     task.model.eval()
     sums: dict[str, float] = {}
     probs = []
-    for start in range(0, len(labels), batch_size):
-        x = task.eval_batch(images[start:start + batch_size].to(task.device))
-        y = labels[start:start + batch_size].to(task.device)
-        out = task.evaluate_batch(x, y)
-        for key, value in out.items():
-            if key != "logits":
-                sums[key] = sums.get(key, 0.0) + float(value) * len(y)
-        probs.append(torch.softmax(out["logits"].float(), 1).cpu())
+    with averaged_weights(task):
+        for start in range(0, len(labels), batch_size):
+            x = task.eval_batch(images[start:start + batch_size].to(task.device))
+            y = labels[start:start + batch_size].to(task.device)
+            out = evaluation_step(task, x, y)
+            for key, value in out.items():
+                if key != "logits":
+                    sums[key] = sums.get(key, 0.0) + float(value) * len(y)
+            probs.append(torch.softmax(out["logits"].float(), 1).cpu())
     n = max(len(labels), 1)
     stacked = torch.cat(probs).numpy() if probs else np.zeros((0, 0), np.float32)
     accuracy = float((stacked.argmax(1) == labels.numpy()).mean()) if len(labels) else 0.0
@@ -251,7 +256,8 @@ def evaluate(task: Task, images: torch.Tensor, labels: torch.Tensor,
 def train(task_factory: Callable[[], Task], recipe: Any, data: FERData,
           run_dir: str | os.PathLike, title: str, progress: bool = True,
           callbacks: Sequence[BatchCallback] = (), stored: str | os.PathLike | None = None,
-          train_missing: bool = True) -> RunResult:
+          train_missing: bool = True, device: torch.device | str | None = None,
+          allow_precision_change: bool = False) -> RunResult:
     """Run ``recipe`` on ``data`` into ``run_dir``: load, resume or train (module doc).
 
     ``task_factory`` builds the task (model and optimiser); it is called only when
@@ -259,10 +265,12 @@ def train(task_factory: Callable[[], Task], recipe: Any, data: FERData,
     ``run_dir`` holds nothing yet, the finished summary at ``stored`` (``results/...``)
     is returned instead; one made with other settings raises ``RunMismatchError`` naming
     them. With ``train_missing=False`` a run found nowhere raises ``MissingRunError``
-    instead of training.
+    instead of training. ``device`` is the one the task trains on (default: the GPU if
+    any): with the recipe's ``precision`` it says the precision used, part of the identity.
     """
     run = RunFolder(run_dir)
-    identity = run_identity(recipe, data)
+    used = resolve_precision(recipe.precision, pick_device(device))
+    identity = {**run_identity(recipe, data), PRECISION_USED: used}
     finished = load_finished(run, identity)
     if finished is not None:
         return finished
@@ -276,9 +284,12 @@ def train(task_factory: Callable[[], Task], recipe: Any, data: FERData,
             + (f" or {stored}" if stored is not None else "")
             + "; set the chapter's parameter train_missing = True to train it here")
     task = task_factory()
-    card = RunCard.start(title, {**asdict(recipe), "precision_used": task.precision},
+    if task.precision != used:
+        raise RuntimeError(f"the task trains in {task.precision!r}, not the {used!r} its "
+                           "identity records: build it on the device passed to train")
+    card = RunCard.start(title, {**asdict(recipe), PRECISION_USED: task.precision},
                          task.device).record_data(data)
-    history, start_epoch = resume(run, identity, task)
+    history, start_epoch = resume(run, identity, task, allow_precision_change)
     images, labels = training_subset(data, recipe.train_limit, recipe.seed)
     images, labels = images.to(task.device), labels.to(task.device)
     n_batches = batches_per_epoch(len(labels), recipe.batch_size)

@@ -5,10 +5,14 @@ fp16 loss scaling and the memory format that goes with them (``fer_course.precis
 >>> amp.precision, amp.scaler.is_enabled(), amp.memory_format
 ('fp16', True, torch.contiguous_format)
 >>> model = amp.to_device(torch.nn.Linear(2, 1))
+>>> _ = torch.nn.init.ones_(model.weight), torch.nn.init.zeros_(model.bias)
 >>> optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
 >>> with amp.autocast():
 ...     loss = model(amp.prepare(torch.ones(4, 2))).float().pow(2).mean()
->>> amp.backward_step(loss, optimizer)  # scale, backward, step, update
+>>> amp.backward_step(loss, optimizer)  # scaled by 2**16, gradients pass float16 max
+False
+>>> amp.scaler.get_scale()  # so the step was skipped and the scale halved
+32768.0
 >>> sorted(amp.state_dict())
 ['_growth_tracker', 'backoff_factor', 'growth_factor', 'growth_interval', 'scale']
 """
@@ -33,8 +37,8 @@ class MixedPrecision:
     - ``autocast()``: the forward pass's context (a no-op for fp32);
     - ``scaler``: a ``torch.amp.GradScaler``, enabled for fp16 only (bf16 and fp32 need
       no loss scaling; disabled, it leaves backward and step exactly as without it);
-    - ``backward_step(loss, optimizer)``: scale, backward, step (skipped if the
-      gradients overflowed), update.
+    - ``backward_step(loss, optimizer, max_grad_norm)``: scale, backward, clip, step
+      (skipped if the gradients overflowed), update; returns whether it stepped.
     """
 
     def __init__(self, device: torch.device | str, requested: str = "auto") -> None:
@@ -45,6 +49,8 @@ class MixedPrecision:
                               else torch.contiguous_format)
         # float16 needs loss scaling against underflow; bfloat16 and float32 do not
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
+        if self.device.type == "cuda":  # fixed input sizes: let cuDNN pick its fastest kernels
+            torch.backends.cudnn.benchmark = True
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """``torch.autocast`` for this precision on this device (a no-op for fp32)."""
@@ -58,12 +64,24 @@ class MixedPrecision:
         """A batch in the memory format (unchanged when it already is)."""
         return x.contiguous(memory_format=self.memory_format)
 
-    def backward_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+    def backward_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer,
+                      max_grad_norm: float | None = None) -> bool:
         """Backward of ``loss`` and one ``optimizer`` step, through the loss scaler (which
-        does nothing unless fp16). Clearing the old gradients is the caller's."""
+        does nothing unless fp16); with ``max_grad_norm``, the gradients (unscaled first)
+        are clipped to that total norm. Returns whether the step was taken: in fp16 the
+        scaler skips a step whose gradients overflowed, and then nothing that follows a
+        step (a schedule, a moving average) should move. Clearing the old gradients is the
+        caller's."""
+        scale = self.scaler.get_scale() if self.scaler.is_enabled() else None
         self.scaler.scale(loss).backward()
+        if max_grad_norm is not None:
+            self.scaler.unscale_(optimizer)
+            parameters = [p for group in optimizer.param_groups for p in group["params"]]
+            torch.nn.utils.clip_grad_norm_(parameters, max_grad_norm)
         self.scaler.step(optimizer)
         self.scaler.update()
+        # a skipped step lowers the scale (its backoff); a taken one keeps or raises it
+        return scale is None or self.scaler.get_scale() >= scale
 
     def state_dict(self) -> dict[str, Any]:
         """The scaler's state (empty unless fp16)."""
