@@ -47,6 +47,7 @@ from fer_course.analysis.significance import (
     mcnemar,
     paired_bootstrap,
 )
+from fer_course.runs.kinds import kind_of_settings
 
 __all__ = [
     "PAPER_BEST_ENSEMBLE", "PAPER_RULE", "RULES", "EnsembleChoice", "SingleVsEnsemble",
@@ -104,10 +105,6 @@ def member_runs(runs_dir: str | os.PathLike, profile: Any, data: Any = None,
     return members_here()
 
 
-_NETWORK_OF = {"BestRecipe": "SmallFaceNet"}
-"""The network of a recipe whose settings name no ``arch`` (chapter 7's)."""
-
-
 def member_table(runs: Sequence, members: EnsembleMembers) -> pd.DataFrame:
     """One row per member, most accurate on validation first: run, architecture, seed,
     validation and test accuracy (from the saved predictions) and training minutes."""
@@ -115,7 +112,7 @@ def member_table(runs: Sequence, members: EnsembleMembers) -> pd.DataFrame:
     for run, val, test in zip(runs, members.accuracies("val"), members.accuracies("test")):
         metrics = run.read_metrics()
         settings = metrics.get("settings", {})
-        network = settings.get("arch") or _NETWORK_OF.get(settings.get("recipe"))
+        network = kind_of_settings(settings).network_name(settings)
         rows.append({"run": run.path.name, "architecture": network,
                      "seed": settings.get("seed"), "val": float(val), "test": float(test),
                      "minutes": run.training_seconds() / 60})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any
 
 import torch
@@ -27,6 +28,7 @@ from fer_course.engine.loop import (
 )
 from fer_course.engine.mixed_precision import MixedPrecision
 from fer_course.models.small_cnn import FlipAveraged, SmallFaceNet
+from fer_course.runs.kinds import MODEL_KINDS
 from fer_course.runs.recipes import BestRecipe
 
 
@@ -69,8 +71,9 @@ def learning_rates(recipe: BestRecipe, steps: int) -> list[float]:
 
 
 def build_best_model(recipe: BestRecipe, num_classes: int = 7) -> SmallFaceNet:
-    """The recipe's network with random weights (seeded by the caller)."""
-    return SmallFaceNet(num_classes, widths=recipe.widths, dropout=recipe.dropout)
+    """The recipe's network with random weights (seeded by the caller), as the table of
+    model kinds builds it (``fer_course.runs.kinds``)."""
+    return MODEL_KINDS["best"].build(asdict(recipe), num_classes)
 
 
 class BestTask(TaskState):

@@ -23,6 +23,7 @@ from fer_course.engine.loop import BatchCallback, MissingRunError, RunMismatchEr
 from fer_course.profiles import Profile, get_profile
 from fer_course.runs.cards import RunCard
 from fer_course.runs.folder import RunFolder
+from fer_course.runs.kinds import MODEL_KINDS
 from fer_course.runs.registry import RunSpec, registry_mismatch, run_spec
 from fer_course.runs.store import RunStore
 
@@ -127,10 +128,6 @@ def fit_named_run(data: FERData, name: str, profile: Profile, *, train_missing: 
     ``data`` must carry the labels the run trains on (FER+ for ``-ferplus`` runs). With
     ``need_weights`` a committed summary counts only if its weights ship with it.
     """
-    from fer_course.engine.autoencoder_task import fit_autoencoder
-    from fer_course.engine.backbone_task import fit_recipe
-    from fer_course.engine.best_task import fit_best
-
     spec = run_spec(name)
     store = store or RunStore(profile.name)
     wants_ferplus = spec.labels == "ferplus"
@@ -161,8 +158,4 @@ def fit_named_run(data: FERData, name: str, profile: Profile, *, train_missing: 
             print(f"training {name} under {profile.name!r}: {training_estimate(name, profile)}")
     kwargs = dict(device=device, progress=progress, callbacks=callbacks,
                   stored=stored.path if usable else None, train_missing=train_missing)
-    if spec.kind == "backbone":
-        return fit_recipe(data, recipe, local.path, **kwargs)
-    if spec.kind == "best":
-        return fit_best(data, recipe, local.path, **kwargs)
-    return fit_autoencoder(data, recipe, local.path, **kwargs)
+    return MODEL_KINDS[spec.kind].fit_function()(data, recipe, local.path, **kwargs)

@@ -206,31 +206,26 @@ def crop_faces(image: ImageInput, boxes: Sequence[Box] | np.ndarray, margin: flo
 
 def load_model(run_or_model: Any, image_size: int | None = None,
                device: str | torch.device | None = None) -> LoadedModel:
-    """``LoadedModel(model, input size in px, is_autoencoder, gray_input)`` of a module or
-    a trained run folder (see ``predict_faces``; ``fer_course.engine.inference``). Every
-    function taking ``run_or_model`` also takes this tuple, so a run is loaded once.
+    """``LoadedModel(model, input size in px, kind)`` of a module or a trained run folder
+    (see ``predict_faces``; ``fer_course.engine.inference``); a bare module's kind comes
+    from the table of model kinds (``fer_course.runs.kinds``). Every function taking
+    ``run_or_model`` also takes this tuple, so a run is loaded once.
 
     >>> from fer_course.models import build_backbone
     >>> load_model(build_backbone("resnet18"), 48)[1:]
-    (48, False, False)
+    (48, ModelKind('backbone'))
     """
     import torch
 
-    from fer_course.augment import AugmentConfig
     from fer_course.engine.inference import LoadedModel, load_run_model
-    from fer_course.models.autoencoder import IMAGE_SIZE as AUTOENCODER_SIZE
-    from fer_course.models.autoencoder import MultitaskAutoencoder
-    from fer_course.models.small_cnn import FlipAveraged, SmallFaceNet
+    from fer_course.runs.kinds import kind_of_module
 
     if isinstance(run_or_model, tuple):  # already loaded: load a run's weights once
         loaded = LoadedModel(*run_or_model)
     elif isinstance(run_or_model, torch.nn.Module):
-        is_autoencoder = isinstance(run_or_model, MultitaskAutoencoder)
-        gray = isinstance(run_or_model, (SmallFaceNet, FlipAveraged))  # 48 px, one channel
-        default = (AUTOENCODER_SIZE if is_autoencoder else 48 if gray
-                   else AugmentConfig().image_size)
-        return LoadedModel(run_or_model, default if image_size is None else image_size,
-                           is_autoencoder, gray)
+        kind = kind_of_module(run_or_model)
+        return LoadedModel(run_or_model,
+                           kind.default_size if image_size is None else image_size, kind)
     else:
         loaded = load_run_model(run_or_model, device)
     if image_size is not None and image_size != loaded.image_size:

@@ -31,11 +31,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fer_course.augment import AugmentConfig, eval_transform, face_eval_input
-from fer_course.models.autoencoder import IMAGE_SIZE as AUTOENCODER_SIZE
 from fer_course.models.autoencoder import MultitaskAutoencoder
-from fer_course.models.small_cnn import FlipAveraged, SmallFaceNet
+from fer_course.models.small_cnn import FlipAveraged
 from fer_course.pixels import PIXEL_RULE, as_uint8, as_uint8_faces
+from fer_course.runs.kinds import kind_of_module
 
 __all__ = ["cam_from_gradients", "cam_grid", "cam_layer", "grad_cam", "overlay_cam",
            "show_cam", "show_cams"]
@@ -82,8 +81,9 @@ def _scores(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def _prepare(model: nn.Module, images: Any, image_size: int | None) -> torch.Tensor:
-    """Normalised float ``[N, 3, S, S]`` from normalised floats or uint8 gray faces
-    (``[N, 1, S, S]`` on ``[0, 1]`` for the best recipe's ``SmallFaceNet``)."""
+    """The network's input from normalised floats ``[N, 3, S, S]`` or gray faces, prepared
+    as the table of model kinds says (``[N, 1, S, S]`` on ``[0, 1]`` for the best recipe's
+    network, three normalised channels for the others)."""
     images = torch.as_tensor(images)
     if images.is_floating_point() and images.ndim in (2, 3):  # gray faces, floats in [0, 1]
         faces = images[None] if images.ndim == 2 else images
@@ -91,15 +91,13 @@ def _prepare(model: nn.Module, images: Any, image_size: int | None) -> torch.Ten
     if images.dtype == torch.uint8:
         if images.ndim == 2:
             images = images.unsqueeze(0)
-        if isinstance(model, SmallFaceNet):  # the best recipe's: gray faces on [0, 1]
-            return face_eval_input(images, image_size or 48)
-        is_autoencoder = isinstance(model, MultitaskAutoencoder)
+        kind = kind_of_module(model)  # how this network takes a face (runs/kinds.py)
         if image_size is None:
-            if not is_autoencoder:
+            if kind.name == "backbone":
                 raise ValueError("uint8 faces need image_size= (the size the backbone was "
                                  "trained at, e.g. 224)")
-            image_size = AUTOENCODER_SIZE
-        return eval_transform(images, AugmentConfig(image_size=image_size))
+            image_size = kind.default_size
+        return kind.prepare(images, image_size)
     if not images.is_floating_point():
         raise ValueError(f"expected normalised float [N, 3, S, S], or gray faces [N, 48, 48] "
                          f"({PIXEL_RULE}); got dtype {images.dtype}")

@@ -23,16 +23,10 @@ from typing import Any
 
 from fer_course.models.backbones import BACKBONES
 from fer_course.profiles import Profile, get_profile
-from fer_course.runs.recipes import (
-    AutoencoderRecipe,
-    BackboneRecipe,
-    BestRecipe,
-    autoencoder_recipe,
-    backbone_recipe,
-    best_recipe,
-)
+from fer_course.runs.kinds import MODEL_KINDS
+from fer_course.runs.recipes import AutoencoderRecipe, BackboneRecipe, BestRecipe
 
-KINDS = ("backbone", "reconstruct", "classify_frozen", "multitask", "best")
+KINDS = tuple(MODEL_KINDS)  # the table of model kinds (runs/kinds.py)
 
 ABLATIONS: dict[str, dict[str, Any]] = {
     "balance": {"class_balance": 0.0},
@@ -76,20 +70,15 @@ class RunSpec:
         ...  for n in ("best-seed2", "vgg11") for p in (cpu, smoke)]
         ['best', 'smoke', 'cpu', 'smoke']
         """
-        if self.kind == "best" and chosen.name != "smoke":
-            return get_profile("best")
-        return chosen
+        own = MODEL_KINDS[self.kind].own_profile
+        return get_profile(own) if own is not None and chosen.name != "smoke" else chosen
 
     def recipe(self, profile: Profile, **overrides: Any,
                ) -> BackboneRecipe | AutoencoderRecipe | BestRecipe:
         """The run's recipe under ``profile``; ``overrides`` (``None`` ignored) change it,
         which makes it another run than the stored one."""
         values = {**self.options, **{k: v for k, v in overrides.items() if v is not None}}
-        if self.kind == "backbone":
-            return backbone_recipe(values.pop("arch"), profile, **values)
-        if self.kind == "best":
-            return best_recipe(profile, **values)
-        return autoencoder_recipe(profile, self.kind, **values)
+        return MODEL_KINDS[self.kind].recipe(profile, values)
 
 
 def _entries() -> list[RunSpec]:
