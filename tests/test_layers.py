@@ -70,3 +70,59 @@ def test_the_layer_check_catches_an_upward_import(tmp_path: Path) -> None:
     source.write_text("def f():\n    from fer_course.views.data_figures import sample_grid\n")
     assert imports_of(source) == {"fer_course.views.data_figures"}
     assert layer_of("fer_course.views.data_figures") > layer_of("fer_course.data.readers")
+
+
+def private_imports(path: Path) -> list[str]:
+    """``from fer_course.x import _name``: another module's private name."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and \
+                node.module.split(".")[0] == "fer_course":
+            found += [f"{node.module}.{a.name}" for a in node.names
+                      if a.name.startswith("_") and not a.name.startswith("__")]
+    return found
+
+
+def test_no_module_imports_another_modules_private_name() -> None:
+    offenders = {str(p.relative_to(PACKAGE)): private_imports(p) for p in SOURCES}
+    assert not {k: v for k, v in offenders.items() if v}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def top_level_imports(path: Path) -> set[str]:
+    """The ``fer_course`` modules a file imports when it is imported (not inside functions)."""
+    found = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {m for m in found if m.split(".")[0] == "fer_course"}
+
+
+def test_no_import_circle_between_modules() -> None:
+    paths = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph = {name: {m for m in top_level_imports(path) if m in paths and m != name
+                    and not name.startswith(m + ".")}  # a package's own __init__ is fine
+             for name, path in paths.items()}
+    state: dict[str, int] = {}
+
+    def visit(node: str, trail: list[str]) -> list[str] | None:
+        state[node] = 1
+        for child in sorted(graph[node]):
+            if state.get(child) == 1:
+                return [*trail, node, child]
+            if child not in state and (circle := visit(child, [*trail, node])):
+                return circle
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in state:
+            circle = visit(start, [])
+            assert circle is None, " -> ".join(circle[circle.index(circle[-1]):])

@@ -85,7 +85,7 @@ def sample_params(
     return AugmentParams(angles=angles, flips=flips)
 
 
-def _as_gray_batch(images: torch.Tensor) -> torch.Tensor:
+def as_gray_batch(images: torch.Tensor) -> torch.Tensor:
     """Check uint8 ``[B, H, W]`` or ``[B, 1, H, W]`` with H == W; return ``[B, 1, H, W]``."""
     if images.dtype != torch.uint8:
         raise ValueError(
@@ -142,7 +142,7 @@ def apply_params(
     >>> out[0, :, 0, 0].tolist(), out[1, :, 0, 0].tolist()
     ([1.0, 1.0, 1.0], [0.0, 0.0, 0.0])
     """
-    gray = _as_gray_batch(images)
+    gray = as_gray_batch(images)
     batch, size = gray.shape[0], config.image_size
     if len(params) != batch:
         raise ValueError(f"params are for {len(params)} images, the batch has {batch}")
@@ -177,7 +177,7 @@ def train_transform(
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Random rotation and flip per image (drawn with ``generator``), then ``apply_params``."""
-    gray = _as_gray_batch(images)
+    gray = as_gray_batch(images)
     params = sample_params(gray.shape[0], config, generator, device=gray.device)
     return apply_params(gray, params, config)
 
@@ -188,7 +188,7 @@ def eval_transform(images: torch.Tensor, config: AugmentConfig = AugmentConfig()
     >>> eval_transform(torch.zeros(1, 1, 48, 48, dtype=torch.uint8)).shape
     torch.Size([1, 3, 224, 224])
     """
-    source = _as_gray_batch(images).float().div_(255.0)
+    source = as_gray_batch(images).float().div_(255.0)
     size = config.image_size
     resized = F.interpolate(source, size=(size, size), mode="bilinear", align_corners=False)
     return _normalize_to_rgb(resized, config)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from fer_course.augment.paper_transform import _as_gray_batch, sampling_grid
+from fer_course.augment.paper_transform import as_gray_batch, sampling_grid
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class FaceAugment:
 
 def face_eval_input(images: torch.Tensor, image_size: int = 48) -> torch.Tensor:
     """uint8 faces ``[B, H, W]`` -> float ``[B, 1, S, S]`` on ``[0, 1]`` (resized if H != S)."""
-    gray = _as_gray_batch(images).float().div_(255.0)
+    gray = as_gray_batch(images).float().div_(255.0)
     if gray.shape[-1] != image_size:
         gray = F.interpolate(gray, size=(image_size, image_size), mode="bilinear",
                              align_corners=False, antialias=True)
@@ -103,6 +103,6 @@ def _erase(x: torch.Tensor, config: FaceAugment, generator: torch.Generator | No
 def face_train_input(images: torch.Tensor, config: FaceAugment = FaceAugment(),
                      generator: torch.Generator | None = None) -> torch.Tensor:
     """uint8 faces ``[B, H, W]`` -> augmented float ``[B, 1, S, S]`` on ``[0, 1]``."""
-    source = _as_gray_batch(images).float().div_(255.0)
+    source = as_gray_batch(images).float().div_(255.0)
     x = _affine(source, config, generator)
     return _erase(x, config, generator) if config.erase_p > 0 else x

@@ -48,7 +48,6 @@ import torch
 from PIL import Image
 
 from fer_course.atomic import atomic_open
-from fer_course.data.readers import load_fer2013
 from fer_course.data.types import (
     IMAGE_SIZE,
     SPLITS,
@@ -312,6 +311,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--effort", choices=sorted(EFFORTS), default="max",
                         help="WebP effort: max is smallest, fast is quickest (default: max)")
     args = parser.parse_args(argv)
+    from fer_course.data.readers import load_fer2013  # the command packs any form it reads
+
     data = load_fer2013(args.input)
     started = time.perf_counter()
     write_packed_fer(data, args.output, effort=args.effort)

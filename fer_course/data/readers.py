@@ -29,6 +29,7 @@ from fer_course.data.formats.image_folders import (
 from fer_course.data.formats.kaggle_csv import parse_fer_csv
 from fer_course.data.guard import MAX_SKIPPED_SHARE, check_not_shrunk
 from fer_course.data.locate import find_fer2013
+from fer_course.data.packed import PACKED_SUFFIX, read_packed_fer
 from fer_course.data.types import (
     CLASSES,
     IMAGE_SIZE,
@@ -121,11 +122,6 @@ def _load(path: str | os.PathLike | None, skip_bad_rows: bool, use_cache: bool,
           val_fraction: float, seed: int) -> _Loaded:
     """``load_fer2013`` with FER-2013's own labels, before its checks and its cache write."""
     source = find_fer2013(path)
-    from fer_course.data.packed import (  # here: packed imports this module
-        PACKED_SUFFIX,
-        read_packed_fer,
-    )
-
     save: Callable[[], object] = _nothing_to_save
     if source.suffix.lower() == PACKED_SUFFIX:  # saved FERData: nothing to parse or carve
         packed = read_packed_fer(source)

@@ -24,7 +24,7 @@ from torch import nn
 FACE_MEAN, FACE_STD = 0.5, 0.25  # about FER-2013's pixel mean and spread, on [0, 1]
 
 
-def _stage(cin: int, cout: int, convs: int) -> nn.Sequential:
+def conv_stage(cin: int, cout: int, convs: int) -> nn.Sequential:
     layers: list[nn.Module] = []
     for i in range(convs):
         layers += [nn.Conv2d(cin if i == 0 else cout, cout, 3, padding=1, bias=False),
@@ -40,7 +40,7 @@ class SmallFaceNet(nn.Module):
                  convs: int = 2, dropout: float = 0.3) -> None:
         super().__init__()
         chans = [1, *widths]
-        self.features = nn.Sequential(*(_stage(a, b, convs) for a, b in zip(chans, chans[1:])))
+        self.features = nn.Sequential(*(conv_stage(a, b, convs) for a, b in zip(chans, chans[1:])))
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout),
                                   nn.Linear(chans[-1], num_classes))
         for module in self.modules():
