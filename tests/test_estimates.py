@@ -58,8 +58,8 @@ def test_colab_fits_its_session_and_paper_takes_about_a_day() -> None:
     paper = estimate_table(PAPER).minutes.iloc[-1]
     assert colab <= COLAB_SESSION_MINUTES
     assert paper > 8 * colab
-    assert 15 * 60 < paper < 40 * 60  # the "about 20 hours on a T4"
-    # the figure is what 12 TFLOP/s gives; ours assumes less
+    assert 15 * 60 < paper < 40 * 60  # about a day of T4 time at 224 px, 30 epochs
+    # 12 TFLOP/s would make it about 20 hours; the assumed throughput is lower
     at_12 = sum(estimate_minutes(arch, PAPER, 12e12) for arch in PAPER_BACKBONES)
     assert at_12 == pytest.approx(20 * 60, rel=0.1)
 

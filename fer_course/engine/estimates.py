@@ -36,6 +36,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from fer_course.devices import GPU_PROFILES
 from fer_course.models.backbones import DISPLAY_NAMES, PAPER_BACKBONES, build_backbone
 from fer_course.paper import PAPER_SPLIT_SIZES
 from fer_course.profiles import Profile
@@ -58,10 +59,9 @@ the T4's tensor-core peak is 65 TFLOP/s, but at its 70 W limit, with PyTorch's k
 and the non-matmul layers in between, convnet training sustains a small fraction of
 it (NVIDIA's published ResNet-50 mixed-precision training rate of a few hundred images
 per second on a T4 is about 6-7 TFLOP/s in this module's counting). 8 TFLOP/s puts the
-``paper`` profile at about 29 T4 hours; the issue's "about 20 hours" corresponds to
-about 12 TFLOP/s."""
+``paper`` profile at about 29 T4 hours; an assumed 12 TFLOP/s would give about 20."""
 
-ESTIMATED_PROFILES: tuple[str, ...] = ("paper", "colab")
+ESTIMATED_PROFILES: tuple[str, ...] = GPU_PROFILES  # the profiles that train on a GPU
 """The profiles whose backbone runs are meant for a GPU, and so get a T4 estimate."""
 
 TRAINING_PASSES = 3  # forward + backward (gradients of activations and of weights)
