@@ -21,6 +21,7 @@ import os
 import re
 
 from fer_course.data.types import SPLIT_TO_USAGE, FERData, FERFormatError
+from fer_course.paper import PAPER_SPLIT_SIZES  # the complete FER-2013's split sizes
 
 MAX_SKIPPED_SHARE = 0.01
 """Default largest share of a source's rows that ``skip_bad_rows=True`` may leave out (1 %).
@@ -31,8 +32,6 @@ hundreds are a damaged file."""
 MAX_LISTED_LINES = 5
 """How many skipped lines (or rows) a ``DataShrankError`` lists by number."""
 
-FULL_COUNTS = {"train": 28_709, "val": 3_589, "test": 3_589}
-"""Split sizes of the complete FER-2013, quoted in the error as a comparison."""
 
 _PLACE = re.compile(r"^(line|row) (\d+):")
 
@@ -125,7 +124,7 @@ def check_not_shrunk(
         problems[-1] += f": {skipped_places(data.skipped)} (first: {data.skipped[0]})"
     else:
         problems.append("no row was skipped")
-    full = ", ".join(f"{name} {n:,}" for name, n in FULL_COUNTS.items())
+    full = ", ".join(f"{name} {n:,}" for name, n in PAPER_SPLIT_SIZES.items())
     advice = (f"The file looks cut short or damaged (the full FER-2013 has {full}): "
               "get a complete copy" if empty else
               "Fix or replace the file, or pass a larger max_skipped_share to accept the loss")

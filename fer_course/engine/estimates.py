@@ -30,14 +30,13 @@ True
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
 
 import pandas as pd
 import torch
-from torch import nn
 
 from fer_course.devices import GPU_PROFILES
 from fer_course.models.backbones import DISPLAY_NAMES, PAPER_BACKBONES, build_backbone
+from fer_course.models.shapes import network_profile
 from fer_course.paper import PAPER_SPLIT_SIZES
 from fer_course.profiles import Profile
 
@@ -80,22 +79,7 @@ def multiply_adds(arch: str, image_size: int) -> int:
     """
     with torch.device("meta"):  # shapes only: nothing allocated, nothing computed
         model = build_backbone(arch, num_classes=7, weights=None)
-    total = 0
-
-    def count(module: nn.Module, _inputs: Any, output: torch.Tensor) -> None:
-        nonlocal total
-        # each output value is one dot product of (in / groups) * kh * kw, or in_features
-        total += module.weight[0].numel() * output[0].numel()
-
-    handles = [m.register_forward_hook(count) for m in model.modules()
-               if isinstance(m, (nn.Conv2d, nn.Linear))]
-    try:
-        with torch.no_grad():
-            model.eval()(torch.zeros(1, 3, image_size, image_size, device="meta"))
-    finally:
-        for handle in handles:
-            handle.remove()
-    return total
+    return network_profile(model, (1, 3, image_size, image_size))["multiply_adds"]
 
 
 def _images(profile: Profile) -> tuple[int, int, int]:

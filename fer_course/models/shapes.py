@@ -110,10 +110,12 @@ def network_profile(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str,
         if isinstance(module, (nn.Conv2d, nn.Linear)):
             handles.append(module.register_forward_hook(hook))
     was_training = model.training
+    parameter = next(model.parameters(), None)  # a model on the meta device: shapes only
+    device = parameter.device if parameter is not None else torch.device("cpu")
     try:
         model.eval()
         with torch.no_grad():
-            model(torch.zeros(input_shape))
+            model(torch.zeros(input_shape, device=device))
     finally:
         for handle in handles:
             handle.remove()
