@@ -25,11 +25,13 @@ from fer_course.engine.loop import (
     TaskState,
     batches_per_epoch,
     train,
+    training_positions,
 )
 from fer_course.engine.mixed_precision import MixedPrecision
 from fer_course.models.small_cnn import FlipAveraged, SmallFaceNet
 from fer_course.runs.kinds import MODEL_KINDS
 from fer_course.runs.recipes import BestRecipe
+from fer_course.runs.teachers import targets_path, teacher_targets
 
 
 def class_weights(labels: torch.Tensor, num_classes: int, power: float) -> torch.Tensor:
@@ -42,6 +44,24 @@ def class_weights(labels: torch.Tensor, num_classes: int, power: float) -> torch
     counts = torch.bincount(labels.cpu(), minlength=num_classes).float().clamp(min=1)
     weights = (counts.sum() / counts) ** power
     return weights / (weights * counts).sum() * counts.sum()
+
+
+def distillation(logits: torch.Tensor, teacher_logp: torch.Tensor,
+                 temperature: float) -> torch.Tensor:
+    """``T² · KL(teacher ‖ student)`` of the batch, both softened by ``T``: the teacher's
+    log-probabilities divided by ``T`` and renormalised, the student's logits divided by
+    ``T``. The ``T²`` keeps its gradients the size of the label loss's as ``T`` grows.
+
+    >>> t = torch.log_softmax(torch.tensor([[2.0, 0.0, -1.0]]), 1)
+    >>> float(distillation(t.clone(), t, 2.0)) < 1e-6  # the student agrees: no loss
+    True
+    >>> float(distillation(torch.zeros(1, 3), t, 2.0)) > 0
+    True
+    """
+    student = torch.log_softmax(logits / temperature, 1)
+    teacher = torch.log_softmax(teacher_logp / temperature, 1)
+    divergence = F.kl_div(student, teacher, log_target=True, reduction="batchmean")
+    return divergence * temperature ** 2
 
 
 def one_cycle(optimizer: torch.optim.Optimizer, recipe: BestRecipe, total_steps: int,
@@ -110,6 +130,11 @@ class BestTask(TaskState):
                                      recipe.class_balance).to(self.device)
         self.aug = FaceAugment(recipe.image_size, recipe.max_rotation, recipe.max_scale,
                                recipe.max_shift, recipe.flip_p, recipe.erase_p)
+        self.per_image: dict[str, torch.Tensor] = {}
+        if recipe.teacher is not None:
+            used = training_positions(len(data.train.labels), recipe.train_limit, recipe.seed)
+            rows = [data.train.rows[int(i)] for i in used]
+            self.per_image["teacher_logp"] = teacher_targets(targets_path(recipe.teacher), rows)
 
     def train_batch(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         return self.amp.prepare(face_train_input(images, self.aug, generator))
@@ -117,12 +142,19 @@ class BestTask(TaskState):
     def eval_batch(self, images: torch.Tensor) -> torch.Tensor:
         return self.amp.prepare(face_eval_input(images, self.recipe.image_size))
 
-    def loss(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Forward, then the class-weighted, smoothed cross-entropy (in float32)."""
+    def loss(self, x: torch.Tensor, y: torch.Tensor,
+             teacher_logp: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Forward, then the class-weighted, smoothed cross-entropy (in float32); with a
+        teacher, mixed with the softened divergence from its targets (``distillation``)."""
         logits = self.model(x)
-        loss = F.cross_entropy(logits.float(), y, weight=self.weights,
-                               label_smoothing=self.recipe.label_smoothing)
-        return {"loss": loss, "logits": logits}
+        labelled = F.cross_entropy(logits.float(), y, weight=self.weights,
+                                   label_smoothing=self.recipe.label_smoothing)
+        if teacher_logp is None:
+            return {"loss": labelled, "logits": logits}
+        taught = distillation(logits.float(), teacher_logp, self.recipe.temperature)
+        mix = self.recipe.distill
+        return {"loss": (1 - mix) * labelled + mix * taught, "label_loss": labelled,
+                "teacher_loss": taught, "logits": logits}
 
     def eval_loss(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         """Scores (mirror-averaged when ``tta``) and plain cross-entropy of a clean batch."""

@@ -14,6 +14,8 @@ class probabilities ``[N, C]``, the faces fed like the test faces (``eval_transf
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -25,6 +27,8 @@ from fer_course.pixels import as_uint8_faces
 from fer_course.runs.folder import RunFolder
 from fer_course.runs.kinds import MODEL_KINDS, ModelKind, kind_of_settings
 from fer_course.runs.recipes import AutoencoderRecipe
+from fer_course.runs.store import RunStore
+from fer_course.runs.teachers import TEACHERS, save_targets, targets_path
 
 
 class LoadedModel(NamedTuple):
@@ -88,3 +92,34 @@ def load_run_model(run: RunFolder | str | os.PathLike,
         raise ValueError(f"{run.path}: {error}") from error
     model = kind.load(settings, run.load_weights(device))
     return LoadedModel(model.to(device).eval(), kind.input_size(settings), kind)
+
+
+@torch.no_grad()
+def teacher_logp(networks: Sequence[Any], faces: torch.Tensor, batch_size: int = 512,
+                 ) -> np.ndarray:
+    """The log of the mean probabilities of ``networks`` (``LoadedModel``s) on uint8
+    ``faces [N, 48, 48]``: the vote a student learns from.
+
+    >>> from fer_course.engine.inference import LoadedModel
+    >>> from fer_course.models.small_cnn import SmallFaceNet
+    >>> from fer_course.runs.kinds import MODEL_KINDS
+    >>> net = LoadedModel(SmallFaceNet(widths=(4, 4, 4, 4)).eval(), 48, MODEL_KINDS["best"])
+    >>> teacher_logp([net], torch.zeros(3, 48, 48, dtype=torch.uint8)).shape
+    (3, 7)
+    """
+    mean = sum(network.predict_proba(faces.numpy(), batch_size) for network in networks)
+    return np.log(np.clip(mean / len(networks), 1e-8, None)).astype(np.float32)
+
+
+def write_teacher_targets(teacher: str, data: Any, profile_name: str = "best") -> Path:
+    """Compute ``teacher``'s targets on ``data``'s training faces from its members' stored
+    weights and store them (``targets_path``)."""
+    store = RunStore(profile_name)
+    members = []
+    for name in TEACHERS[teacher]:
+        run = store.with_weights(name)
+        if run is None:
+            raise FileNotFoundError(f"teacher {teacher!r}: run {name!r} has no weights here")
+        members.append(load_run_model(run, "cpu"))
+    logp = teacher_logp(members, data.train.images)
+    return save_targets(targets_path(teacher, profile_name), data.train.rows, logp)

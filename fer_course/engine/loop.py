@@ -81,9 +81,11 @@ class Task(Protocol):
 
     def train_mode(self) -> None: ...
 
-    def loss(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+    def loss(self, x: torch.Tensor, y: torch.Tensor, **per_image: torch.Tensor,
+             ) -> dict[str, torch.Tensor]:
         """The training loss of a prepared batch: ``loss``, ``logits`` and any other parts
-        (the engine runs it under autocast, then backward and the update)."""
+        (the engine runs it under autocast, then backward and the update). ``per_image``
+        holds the batch's rows of the task's ``per_image`` tensors, where it has some."""
 
     def eval_loss(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         """On a clean batch: ``logits``, the batch-mean ``loss`` and any other parts."""
@@ -111,6 +113,8 @@ class TaskState:
         self.model.train()
 
     ema: Any = None  # a WeightAverage (engine.step) where the task averages its weights
+    # optional ``per_image``: tensors with one row per training face (training_subset's
+    # order), e.g. a teacher's targets; the engine hands ``loss`` each batch's rows by name
 
     def state_dict(self) -> dict[str, Any]:
         state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
@@ -147,13 +151,25 @@ def batches_per_epoch(n: int, batch_size: int) -> int:
     return n // batch_size + (1 if n % batch_size >= 2 else 0)
 
 
+def training_positions(n: int, limit: int | None, seed: int) -> torch.Tensor:
+    """The positions among ``n`` training faces that a run uses: all, or a seeded
+    ``limit`` of them, in order.
+
+    >>> training_positions(5, None, 0).tolist(), len(training_positions(5, 2, 0))
+    ([0, 1, 2, 3, 4], 2)
+    """
+    if limit is None or limit >= n:
+        return torch.arange(n)
+    picked = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return picked[:limit].sort().values
+
+
 def training_subset(data: FERData, limit: int | None, seed: int,
                     ) -> tuple[torch.Tensor, torch.Tensor]:
     """The training images and labels a run uses: all, or a seeded ``limit`` of them."""
     images, labels = data.train.images, data.train.labels
     if limit is not None and limit < len(labels):
-        picked = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
-        keep = picked[:limit].sort().values
+        keep = training_positions(len(labels), limit, seed)
         images, labels = images[keep], labels[keep]
     return images, labels
 
@@ -204,6 +220,8 @@ def train_one_epoch(task: Task, images: torch.Tensor, labels: torch.Tensor, epoc
     torch.manual_seed(seed)  # dropout
     order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
     order = order.to(task.device)
+    per_image = {name: values.to(task.device)
+                 for name, values in getattr(task, "per_image", {}).items()}
     # augmentation
     generator = torch.Generator(task.device).manual_seed(seed)
     task.train_mode()
@@ -213,7 +231,8 @@ def train_one_epoch(task: Task, images: torch.Tensor, labels: torch.Tensor, epoc
     for b in range(batches_per_epoch(len(labels), recipe.batch_size)):
         idx = order[b * recipe.batch_size:(b + 1) * recipe.batch_size]
         y = labels[idx]
-        out = optimizer_step(task, task.train_batch(images[idx], generator), y)
+        out = optimizer_step(task, task.train_batch(images[idx], generator), y,
+                             **{name: values[idx] for name, values in per_image.items()})
         # summed on the device: no host sync per batch
         for key, value in out.items():
             if key != "logits":

@@ -89,11 +89,13 @@ def averaged_weights(task: Any) -> Iterator[None]:
         task.model.load_state_dict(own)
 
 
-def optimizer_step(task: Any, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+def optimizer_step(task: Any, x: torch.Tensor, y: torch.Tensor,
+                   **per_image: torch.Tensor) -> dict[str, torch.Tensor]:
     """One optimiser step of ``task`` on a prepared batch; returns the detached parts of
-    its loss (``loss``, ``logits`` and any others)."""
+    its loss (``loss``, ``logits`` and any others). ``per_image`` (a teacher's targets of
+    the batch's faces, …) is passed on to ``task.loss``."""
     with task.amp.autocast():
-        parts = task.loss(x, y)
+        parts = task.loss(x, y, **per_image)
     task.optimizer.zero_grad(set_to_none=True)
     taken = task.amp.backward_step(parts["loss"], task.optimizer,
                                    getattr(task, "max_grad_norm", None))

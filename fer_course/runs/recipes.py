@@ -84,7 +84,12 @@ class BestRecipe:
     to ``lr``, then a cosine to zero), label smoothing, the ``FaceAugment`` ranges, a
     class-weighted loss (weights ``(1 / class frequency) ** class_balance``, mean 1) and
     the mean over each test face and its mirror image (``tta``). Setting one ingredient
-    to zero (or ``False``) removes it: that is how the ablation runs are made."""
+    to zero (or ``False``) removes it: that is how the ablation runs are made.
+
+    Distillation: with a ``teacher`` (a name of ``runs.teachers.TEACHERS``) the loss is
+    ``(1 - distill)`` times the label loss plus ``distill * temperature ** 2`` times the
+    Kullback-Leibler divergence from the teacher's stored probabilities to the network's,
+    both softened by ``temperature``."""
 
     epochs: int = 35
     batch_size: int = 128
@@ -106,9 +111,17 @@ class BestRecipe:
     train_limit: int | None = None
     seed: int = 0
     precision: str = "auto"
+    teacher: str | None = None
+    distill: float = 0.0
+    temperature: float = 1.0
 
     def __post_init__(self) -> None:
         _check_precision(self.precision)
+        if not 0 <= self.distill <= 1 or (self.distill > 0) != (self.teacher is not None):
+            raise ValueError(f"distill weighs a teacher's loss in (0, 1]; got distill="
+                             f"{self.distill} with teacher={self.teacher!r}")
+        if self.temperature <= 0:
+            raise ValueError(f"temperature must be positive, got {self.temperature}")
         if not 0 <= self.warmup < 1:
             raise ValueError(f"warmup is a fraction of the steps in [0, 1), got {self.warmup}")
         object.__setattr__(self, "widths", tuple(self.widths))  # json gives lists back

@@ -106,7 +106,11 @@ def _entries() -> list[RunSpec]:
                  for lam in (1.0, 0.0, 0.1)]
     best = [RunSpec("best", "best", {}, chapters=(3, 6, 7), ships_weights=True),
             *[RunSpec(f"best-seed{seed}", "best", {"seed": seed}, chapters=(3, 7))
-              for seed in range(1, 5)]]
+              for seed in range(1, 5)],
+            # distilled from the stored targets of the teacher ``best`` (runs.teachers)
+            RunSpec("best-distilled", "best",
+                    {"teacher": "best", "distill": 0.5, "temperature": 2.0}, chapters=(7,),
+                    ships_weights=True)]
     return [*backbone, *seeds, *ferplus, *autoencoders, *chapter4, *multitask, *best]
 
 
