@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from fer_course.version import __version__ as __version__
 
 __all__ = ["CLASSES", "load_pretrained", "predict"]
 

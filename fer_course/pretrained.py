@@ -18,21 +18,19 @@ import torch
 from fer_course.data.types import CLASSES
 from fer_course.engine.inference import LoadedModel, load_run_model
 from fer_course.runs import REGISTRY, RunStore
-from fer_course.runs.store import results_root
+from fer_course.runs.store import shipped_weights
 
 __all__ = ["CLASSES", "load_pretrained", "shipped_runs"]
 
 
 def shipped_runs() -> dict[str, str]:
-    """``{run name: profile}`` of every committed run whose weights ship.
+    """``{run name: profile}`` of every committed run whose weights ship (the store's
+    ``shipped_weights``).
 
     >>> shipped_runs().get("multitask-lam1")
     'cpu'
     """
-    found = {}
-    for folder in sorted(results_root().glob("*/*/weights.pt")):
-        found.setdefault(folder.parent.name, folder.parent.parent.name)
-    return found
+    return shipped_weights()
 
 
 def load_pretrained(name: str = "best", device: str | torch.device | None = None,

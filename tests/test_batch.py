@@ -202,8 +202,8 @@ def test_debug_executor_runs_in_process_and_isolates_the_bad_model(tmp_path: Pat
     argv[argv.index("resnet18,vgg11")] = "resnet18"
     assert main([*argv, "-p", "epochs", "2"]) == 0  # a finished run made with other parameters
     lines = printed(capsys)
-    assert lines[0].startswith("resnet18: parameters differ from its run's (epochs unset -> 2): "
-                               "run moved to stale/resnet18-")
+    assert lines[0].startswith("resnet18: parameters or recipe differ from its run's "
+                               "(epochs unset -> 2): run moved to stale/resnet18-")
     assert lines[1:] == ["1 job(s) to run on debug, 0 skipped; logs in logs/",
                          "resnet18: started; log logs/resnet18.log, run runs/resnet18",
                          "[1/1] resnet18: ok, test_acc 0.600, in",
@@ -352,3 +352,26 @@ def test_cluster_options_and_their_errors(tmp_path: Path, capsys, monkeypatch) -
     assert main([*base, "--cluster", "slurm"]) == 2
     assert "srun" in capsys.readouterr().err
     assert not (tmp_path / "b" / "runs").exists()
+
+
+def test_a_finished_run_of_another_recipe_is_not_skipped(tmp_path: Path) -> None:
+    """Same parameters, but the recipe the registry makes now differs from the one the
+    run recorded (a profile changed in the code): the batch reports it, not its numbers."""
+    from dataclasses import asdict
+
+    from fer_course.atomic import atomic_write_json
+    from fer_course.ops.batch import changed_identity
+    from fer_course.profiles import get_profile
+    from fer_course.runs import run_spec
+
+    run = RunFolder(tmp_path / "resnet18")
+    run.path.mkdir()
+    recipe = json.loads(json.dumps(asdict(run_spec("resnet18").recipe(get_profile("smoke")))))
+    atomic_write_json(run.file(RunFolder.METRICS), {"settings": recipe})
+    parameters = {"profile": "smoke", "runs_dir": str(tmp_path)}
+    assert changed_identity("resnet18", parameters, run) == []
+    assert changed_identity("resnet18", {**parameters, "epochs": 7}, run) == [
+        f"epochs {recipe['epochs']} -> 7"]
+    atomic_write_json(run.file(RunFolder.METRICS), {"settings": {**recipe, "lr": 9.0}})
+    assert changed_identity("resnet18", parameters, run) == [
+        f"lr 9.0 -> {json.dumps(recipe['lr'])}"]

@@ -31,8 +31,9 @@ from fer_course.analysis.ensemble_report import (
 from fer_course.analysis.significance import BootstrapResult, McNemarResult, paired_bootstrap
 from fer_course.data import make_synthetic_fer
 from fer_course.engine.loop import MissingRunError
+from fer_course.engine.named_runs import fit_missing_runs
 from fer_course.profiles import get_profile
-from fer_course.runs.store import RESULTS_ENV
+from fer_course.runs.store import RESULTS_ENV, RunStore
 
 
 @pytest.fixture(scope="module")
@@ -42,33 +43,33 @@ def members() -> ensemble.EnsembleMembers:
 
 def test_too_few_runs_say_how_to_get_them(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv(RESULTS_ENV, str(tmp_path / "results"))
+    store = RunStore("smoke", tmp_path / "runs")
     with pytest.raises(MissingRunError, match="train_missing = True.*resnet18, vgg11"):
-        member_runs(tmp_path / "runs", get_profile("smoke"), standby_archs=["resnet18", "vgg11"])
-    with pytest.raises(ValueError, match="needs the loaded data"):
-        member_runs(tmp_path / "runs", get_profile("smoke"), standby_archs=["resnet18"],
-                    train_missing=True)
+        member_runs(store, min_members=1, standby_archs=["resnet18", "vgg11"])
+    assert member_runs(store) == []  # the analysis never trains
 
 
 @pytest.mark.usefixtures("one_thread")  # tests/conftest.py
-def test_standby_members_are_trained_when_asked(tmp_path: Path, monkeypatch) -> None:
+def test_standby_members_are_registry_runs_the_engine_trains(tmp_path: Path,
+                                                               monkeypatch) -> None:
     monkeypatch.setenv(RESULTS_ENV, str(tmp_path / "results"))
     data = make_synthetic_fer(70, 14, 14, seed=1)
     profile = get_profile("smoke", image_size=32)
-    runs = member_runs(tmp_path / "runs", profile, data, min_members=1,
-                       standby_archs=["resnet18"], train_missing=True, standby_epochs=1)
+    store = RunStore("smoke", tmp_path / "runs")
+    trained = fit_missing_runs(data, ["resnet18"], profile, store=store, progress=False,
+                               epochs=1)
+    assert [r.run.path.name for r in trained] == ["resnet18"]
+    runs = member_runs(store, data, min_members=1)
     assert [r.path.name for r in runs] == ["resnet18"]
-    assert len(runs[0].read_history()) == 1  # standby_epochs shortens the standby run
+    assert len(runs[0].read_history()) == 1  # the override shortens the standby run
     members = ensemble.EnsembleMembers.from_runs(runs, data)
     table = member_table(runs, members)
     assert table.loc[0, ["run", "architecture", "seed"]].tolist() == ["resnet18", "resnet18", 0]
     assert table.loc[0, "test"] == members.accuracies("test")[0]
-    # enough runs now: nothing is trained, and no data is needed
-    assert len(member_runs(tmp_path / "runs", profile, min_members=1)) == 1
-    # a finished standby run made with other epochs (chapter 2's) is a member as it is:
-    # asking for two members does not retrain it into a clash with its folder
-    again = member_runs(tmp_path / "runs", profile, data, min_members=2,
-                        standby_archs=["resnet18"], train_missing=True, standby_epochs=2)
-    assert [len(r.read_history()) for r in again] == [1]
+    # a finished run of the name (chapter 2's, other epochs) is kept: no retraining into a
+    # clash with its folder
+    assert fit_missing_runs(data, ["resnet18"], profile, store=store, epochs=2) == []
+    assert [len(r.read_history()) for r in member_runs(store, data)] == [1]
     # a run on other labels (FER+) is no member of an ensemble on FER-2013's labels
     from fer_course.data.ferplus import apply_ferplus_labels, synthetic_ferplus_votes
     from fer_course.engine.backbone_task import fit
@@ -76,9 +77,8 @@ def test_standby_members_are_trained_when_asked(tmp_path: Path, monkeypatch) -> 
     plus = apply_ferplus_labels(data, synthetic_ferplus_votes(data))
     fit(plus, "resnet18", profile.overridden(epochs=1), tmp_path / "runs" / "resnet18-ferplus",
         progress=False)
-    assert [r.path.name for r in member_runs(tmp_path / "runs", profile, data,
-                                             min_members=1)] == ["resnet18"]
-    assert len(member_runs(tmp_path / "runs", profile, min_members=1)) == 2  # no data: no check
+    assert [r.path.name for r in member_runs(store, data, min_members=1)] == ["resnet18"]
+    assert len(member_runs(store, min_members=1)) == 2  # no data: no check
 
 
 def test_curve_table_rows_are_k(members) -> None:

@@ -15,6 +15,7 @@ from fer_course.data import make_synthetic_fer  # noqa: E402
 from fer_course.engine.backbone_task import fit  # noqa: E402
 from fer_course.paper import PAPER_TABLE5  # noqa: E402
 from fer_course.profiles import get_profile  # noqa: E402
+from fer_course.runs.store import RunStore  # noqa: E402
 from fer_course.views import plots  # noqa: E402
 from fer_course.views.tables import table5, table5_view  # noqa: E402
 
@@ -46,7 +47,7 @@ def train_runs(tmp_path_factory):
 
 def test_table5_reads_every_finished_run(runs) -> None:
     root, _, results = runs
-    table = table5(root)
+    table = table5(RunStore("smoke", runs_dir=root, results_dir=root / "none"))
     assert table["backbone"].tolist() == ["resnet18"]
     row = table.iloc[0]
     assert row["test"] == results["resnet18"].metrics["test"]["accuracy"]
@@ -86,7 +87,7 @@ def test_table5_minutes_and_its_readable_view(tmp_path) -> None:
     write_run(root, "resnet18", "resnet18", 0.4412, 30.0, [60.0, 120.0])
     # the wall time (600 s) is longer than the epochs' 100 s: it counts
     write_run(root, "vgg11_bn", "vgg11_bn", 0.3, 600.0, [40.0, 60.0])
-    table = table5(root)
+    table = table5(RunStore("smoke", runs_dir=root, results_dir=root / "none"))
     assert table.set_index("run")["minutes"].to_dict() == {"resnet18": 3.0, "vgg11_bn": 10.0}
     shown, shared = table5_view(table)
     assert shared == {"profile": "cpu", "epochs": 5, "image px": 48, "weights": "scratch"}
@@ -101,7 +102,7 @@ def test_table5_minutes_and_its_readable_view(tmp_path) -> None:
     assert not shown.isin(["nan", "NaN"]).any().any()
     # a setting that differs between rows stays a column
     write_run(root, "resnet34", "resnet34", 0.45, 60.0, [60.0], epochs=30)
-    shown, shared = table5_view(table5(root))
+    shown, shared = table5_view(table5(RunStore("smoke", runs_dir=root, results_dir=root / "none")))
     assert "epochs" in shown.columns and "epochs" not in shared
     assert shown["epochs"].tolist() == ["5", "30", "5"]
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -58,51 +57,29 @@ __all__ = [
 ]
 
 
-def member_runs(runs_dir: str | os.PathLike, profile: Any, data: Any = None,
-                min_members: int = 3, standby_archs: Sequence[str] = (),
-                train_missing: bool = False, standby_epochs: int | None = None) -> list:
-    """The finished backbone runs to ensemble, from the run store of ``profile`` (local
-    runs under ``runs_dir``, then the committed ones); with ``data``, only the runs trained
-    on the same splits and labels (not a FER+ run). Where fewer than ``min_members``
-    exist, ``train_missing`` trains ``standby_archs`` into ``runs_dir`` (needs ``data``;
-    ``standby_epochs`` shortens them, ``None``: the profile's epochs); otherwise a
-    ``MissingRunError`` says how to get the runs."""
+def member_runs(store: Any, data: Any = None, min_members: int = 0,
+                standby_archs: Sequence[str] = ()) -> list:
+    """The finished backbone runs to ensemble, from ``store`` (a ``RunStore``: its local
+    runs, then the committed ones); with ``data``, only the runs trained on the same splits
+    and labels (not a FER+ run). Fewer than ``min_members`` raise a ``MissingRunError``
+    that says how to get them (``standby_archs``: the ones the chapter trains when asked,
+    with ``fer_course.engine.named_runs.fit_missing_runs``). Nothing is trained here."""
     from fer_course.engine.loop import MissingRunError
     from fer_course.runs.recipes import data_fingerprint
-    from fer_course.runs.store import RunStore
 
-    store = RunStore(profile.name, runs_dir)
-
-    def members_here() -> list:
-        runs = store.all(setting="arch")
-        if data is None:
-            return runs
-        # a run trained on other labels (FER+) or other splits cannot vote on these
+    runs = store.all(setting="arch")
+    if data is not None:  # a run on other labels (FER+) or splits cannot vote on these
         fingerprint = data_fingerprint(data)
-        return [r for r in runs if r.read_settings().get(
+        runs = [r for r in runs if r.read_settings().get(
             "data_fingerprint", fingerprint) == fingerprint]
-
-    runs = members_here()
-    if len(runs) >= min_members:
-        return runs
-    if not train_missing:
+    if len(runs) < min_members:
         raise MissingRunError(
-            f"{len(runs)} finished backbone run(s) in {runs_dir} and "
+            f"{len(runs)} finished backbone run(s) in {store.runs_dir} and "
             f"{store.results_dir}, but the ensembles need at least {min_members}. "
             "Train them with chapter 2 (02_backbones.ipynb) or the batch runner "
             "(tools/train_results.py --chapter 3), or set the parameter "
-            f"train_missing = True to train {', '.join(standby_archs)} here.")
-    if data is None:
-        raise ValueError("training the standby members needs the loaded data")
-    from fer_course.engine.backbone_task import ensure_runs
-
-    # a finished run of a standby architecture (chapter 2's, with its own epochs) is a
-    # member already: training it again with other settings would clash with its folder
-    from fer_course.runs.folder import RunFolder
-
-    wanted = [a for a in standby_archs if not RunFolder(Path(runs_dir) / a).is_finished()]
-    ensure_runs(data, wanted, profile.overridden(epochs=standby_epochs), runs_dir)
-    return members_here()
+            f"train_missing = True to train {', '.join(standby_archs) or 'some'} here.")
+    return runs
 
 
 def member_table(runs: Sequence, members: EnsembleMembers) -> pd.DataFrame:

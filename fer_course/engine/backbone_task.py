@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -25,7 +24,6 @@ from fer_course.engine.loop import BatchCallback, RunResult, TaskState, train
 from fer_course.engine.mixed_precision import MixedPrecision
 from fer_course.models import build_backbone
 from fer_course.profiles import Profile
-from fer_course.runs.folder import RunFolder
 from fer_course.runs.recipes import BackboneRecipe, backbone_recipe
 
 
@@ -103,11 +101,3 @@ def fit_recipe(data: FERData, recipe: BackboneRecipe, run_dir: str | os.PathLike
     return train(lambda: BackboneTask(recipe, len(data.classes), device), recipe, data,
                  run_dir, title=recipe.arch, progress=progress, callbacks=callbacks,
                  stored=stored, train_missing=train_missing, device=device)
-
-
-def ensure_runs(data: FERData, archs: Sequence[str], profile: Profile,
-                runs_dir: str | os.PathLike, progress: bool = True) -> list[RunFolder]:
-    """A finished run for each of ``archs`` under ``runs_dir``: trained now if missing,
-    loaded if finished (so a chapter that needs runs can make its own)."""
-    return [fit(data, arch, profile, Path(runs_dir) / arch, progress=progress).run
-            for arch in archs]

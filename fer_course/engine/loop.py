@@ -274,18 +274,20 @@ def evaluate(task: Task, images: torch.Tensor, labels: torch.Tensor,
 
 def train(task_factory: Callable[[], Task], recipe: Any, data: FERData,
           run_dir: str | os.PathLike, title: str, progress: bool = True,
-          callbacks: Sequence[BatchCallback] = (), stored: str | os.PathLike | None = None,
+          callbacks: Sequence[BatchCallback] = (),
+          stored: RunFolder | str | os.PathLike | None = None,
           train_missing: bool = True, device: torch.device | str | None = None,
           allow_precision_change: bool = False) -> RunResult:
     """Run ``recipe`` on ``data`` into ``run_dir``: load, resume or train (module doc).
 
     ``task_factory`` builds the task (model and optimiser); it is called only when
     there is something to train, so loading a finished run builds no model. Where
-    ``run_dir`` holds nothing yet, the finished summary at ``stored`` (``results/...``)
-    is returned instead; one made with other settings raises ``RunMismatchError`` naming
-    them. With ``train_missing=False`` a run found nowhere raises ``MissingRunError``
-    instead of training. ``device`` is the one the task trains on (default: the GPU if
-    any): with the recipe's ``precision`` it says the precision used, part of the identity.
+    ``run_dir`` holds nothing yet, the finished summary ``stored`` (the store's committed
+    one, ``RunStore.stored``) is returned instead; one made with other settings raises
+    ``RunMismatchError`` naming them. With ``train_missing=False`` a run found nowhere
+    raises ``MissingRunError`` instead of training. ``device`` is the one the task trains
+    on (default: the GPU if any): with the recipe's ``precision`` it says the precision
+    used, part of the identity.
     """
     run = RunFolder(run_dir)
     used = resolve_precision(recipe.precision, pick_device(device))
@@ -294,13 +296,14 @@ def train(task_factory: Callable[[], Task], recipe: Any, data: FERData,
     if finished is not None:
         return finished
     if stored is not None and run.load_checkpoint() is None:
-        kept = load_finished(RunFolder(stored), identity)
+        kept = load_finished(stored if isinstance(stored, RunFolder) else RunFolder(stored),
+                             identity)
         if kept is not None:
             return kept
     if not train_missing:
         raise MissingRunError(
             f"no finished run {run.path.name!r} in {run.path.parent}"
-            + (f" or {stored}" if stored is not None else "")
+            + (f" or {getattr(stored, 'path', stored)}" if stored is not None else "")
             + "; set the chapter's parameter train_missing = True to train it here")
     task = task_factory()
     if task.precision != used:

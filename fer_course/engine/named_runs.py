@@ -22,12 +22,11 @@ from fer_course.engine.estimates import ESTIMATED_PROFILES, estimate_text
 from fer_course.engine.loop import BatchCallback, MissingRunError, RunMismatchError, RunResult
 from fer_course.profiles import Profile, get_profile
 from fer_course.runs.cards import RunCard
-from fer_course.runs.folder import RunFolder
 from fer_course.runs.kinds import MODEL_KINDS
 from fer_course.runs.registry import RunSpec, registry_mismatch, run_spec
 from fer_course.runs.store import RunStore
 
-__all__ = ["fit_named_run", "training_estimate"]
+__all__ = ["fit_missing_runs", "fit_named_run", "training_estimate"]
 
 
 def _minutes(seconds: float) -> str:
@@ -83,13 +82,10 @@ def _best_variant_estimate(spec: RunSpec, profile: Profile) -> str:
     if not reference.file(reference.CARD).is_file():
         return f"no stored run of {spec.name} to time it by"
     device = RunCard.load(reference.file(reference.CARD)).device
-    medians = []
-    for root in (store.results_dir, store.ablation_dir):
-        for folder in sorted(root.glob("best*")) if root.is_dir() else ():
-            run = RunFolder(folder)
-            if (run.file(run.HISTORY).is_file() and run.file(run.CARD).is_file()
-                    and RunCard.load(run.file(run.CARD)).device == device):
-                medians.append(float(run.read_history()["seconds"].median()))
+    medians = [float(run.read_history()["seconds"].median())
+               for run in store.committed("best")
+               if run.file(run.HISTORY).is_file() and run.file(run.CARD).is_file()
+               and RunCard.load(run.file(run.CARD)).device == device]
     if not medians:
         return f"no stored run of {spec.name} to time it by"
     epochs = spec.recipe(profile).epochs
@@ -157,5 +153,22 @@ def fit_named_run(data: FERData, name: str, profile: Profile, *, train_missing: 
         if not local.file(local.CHECKPOINT).is_file():  # a fresh start, not a resume
             print(f"training {name} under {profile.name!r}: {training_estimate(name, profile)}")
     kwargs = dict(device=device, progress=progress, callbacks=callbacks,
-                  stored=stored.path if usable else None, train_missing=train_missing)
+                  stored=stored if usable else None, train_missing=train_missing)
     return MODEL_KINDS[spec.kind].fit_function()(data, recipe, local.path, **kwargs)
+
+
+def fit_missing_runs(data: FERData, names: Sequence[str], profile: Profile, *,
+                     store: RunStore | None = None, progress: bool = True,
+                     **overrides: Any) -> list[RunResult]:
+    """Train each registry run of ``names`` that ``store`` holds no finished run of (a
+    finished one is kept as it is, whatever its settings), with ``overrides``
+    (``epochs=1`` …; ``None`` ignored); returns the runs trained.
+
+    >>> from fer_course.profiles import get_profile
+    >>> fit_missing_runs(make_synthetic_fer(), ["resnet18"], get_profile("smoke"),
+    ...                  epochs=1)  # doctest: +SKIP
+    """
+    store = store or RunStore(profile.name)
+    return [fit_named_run(data, name, profile, train_missing=True, store=store,
+                          progress=progress, **overrides)
+            for name in names if store.find(name) is None]

@@ -5,8 +5,9 @@ Each job executes the notebook with ``profile``, ``arch=<model>``, ``runs_dir=<o
 model whose run folder ``<out>/runs/<model>/`` is finished is skipped; a failed job is
 recorded and the others go on. ``<out>/summary.csv`` lists every model's outcome. The
 parameters each run was made with are kept in ``<out>/parameters/<model>.json``: a run
-made with other ones is moved to ``<out>/stale/`` and made again, not skipped. While the
-jobs run, the batch prints one timestamped line per event (start, state change, a
+made with other ones, or whose recorded recipe is not the one the registry makes of its
+model now (``changed_identity``), is moved to ``<out>/stale/`` and made again, not
+skipped. While the jobs run, the batch prints one timestamped line per event (start, state change, a
 heartbeat with the epoch for long jobs, end), see :mod:`fer_course.ops.progress`. The jobs
 run on this machine (``--cluster local``: one per GPU, or one after another) or as a SLURM
 job array (``--cluster slurm``), see :mod:`fer_course.ops.cluster`.
@@ -125,6 +126,35 @@ def changed_parameters(recorded: dict[str, Any] | None, wanted: dict[str, Any]) 
             if recorded.get(key, ...) != wanted.get(key, ...)]
 
 
+def changed_identity(model: str, parameters: dict[str, Any], run: RunFolder) -> list[str]:
+    """How the finished ``run`` of batch model ``model`` differs from the run its job would
+    make now: the registry's recipe of ``model`` under the job's profile and the
+    parameters that are profile fields, against the recipe the run recorded. A model the
+    registry does not name, or a run that recorded no recipe, gives ``[]`` (nothing to
+    compare).
+
+    >>> changed_identity("no such model!", {}, RunFolder("nowhere"))
+    []
+    """
+    from dataclasses import fields
+
+    from fer_course.profiles import Profile, get_profile
+    from fer_course.runs.registry import registry_mismatch, run_spec
+
+    try:
+        spec = run_spec(model)
+    except ValueError:
+        return []
+    settings = run.read_settings()
+    if not settings:
+        return []
+    names = {f.name for f in fields(Profile)} - {"name"}
+    overrides = {k: v for k, v in parameters.items() if k in names and v is not None}
+    profile = spec.profile_under(get_profile(parameters.get("profile"), **overrides))
+    diff = registry_mismatch(spec, profile, settings)
+    return [f"{key} {json.dumps(old)} -> {json.dumps(new)}" for key, (old, new) in diff.items()]
+
+
 def without_runs_dir(parameters: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in parameters.items() if k != "runs_dir"}
 
@@ -224,6 +254,8 @@ def run_batch(notebook: str | os.PathLike, models: Sequence[str] | None,
         if run.path.exists():
             changed[model] = changed_parameters(read_record(out / "parameters" / f"{model}.json"),
                                                 job.parameters)
+        if run.is_finished() and not changed.get(model):  # same parameters, same recipe?
+            changed[model] = changed_identity(model, job.parameters, run)
         if run.is_finished() and not changed.get(model):
             executed = out / "notebooks" / f"{model}.ipynb"
             rows[model] = {"model": model, "status": SKIPPED, **read_accuracies(run),
@@ -249,7 +281,7 @@ def run_batch(notebook: str | os.PathLike, models: Sequence[str] | None,
         for job in todo:
             if changed.get(job.model):
                 aside = set_aside(job.run_dir, out / "stale")
-                progress.say(f"{job.model}: parameters differ from its run's "
+                progress.say(f"{job.model}: parameters or recipe differ from its run's "
                              f"({'; '.join(changed[job.model])}): run moved to "
                              f"{progress.where(aside)}, running it again")
             atomic_write_json(out / "parameters" / f"{job.model}.json", job.parameters)

@@ -126,7 +126,7 @@ def models_command(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from fer_course import __version__
+    from fer_course.version import __version__
 
     parser = argparse.ArgumentParser(
         prog="python -m fer_course",

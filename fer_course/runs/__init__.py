@@ -7,6 +7,7 @@ True
 """
 
 from fer_course.runs.cards import RunCard
+from fer_course.runs.chapter import Chapter, start_chapter
 from fer_course.runs.folder import RunFolder, WeightsError, default_runs_dir, find_runs
 from fer_course.runs.registry import REGISTRY, RunSpec, registry_mismatch, run_spec
 from fer_course.runs.store import (
@@ -18,7 +19,7 @@ from fer_course.runs.store import (
     write_key_numbers,
 )
 
-__all__ = ["REGISTRY", "RunCard", "RunFolder", "RunSpec", "RunStore", "WeightsError",
+__all__ = ["REGISTRY", "Chapter", "RunCard", "RunFolder", "RunSpec", "RunStore", "WeightsError",
            "default_runs_dir", "export_run", "find_runs", "registry_mismatch",
-           "resolve_train_missing", "results_root", "run_spec", "stored_summary",
-           "write_key_numbers"]
+           "resolve_train_missing", "results_root", "run_spec", "start_chapter",
+           "stored_summary", "write_key_numbers"]

@@ -23,10 +23,10 @@ from typing import Any
 
 import torch
 
-from fer_course import __version__
 from fer_course.atomic import atomic_write_json
 from fer_course.devices import describe_device, pick_device, runtime_note
 from fer_course.profiles import Profile
+from fer_course.version import __version__
 
 
 def library_versions() -> dict[str, str]:

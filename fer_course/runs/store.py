@@ -27,7 +27,7 @@ from fer_course.runs.folder import RunFolder, default_runs_dir, labels_by_row
 from fer_course.runs.registry import is_ablation
 
 __all__ = ["RESULTS_ENV", "RunStore", "export_run", "labels_by_row", "resolve_train_missing",
-           "results_root", "stored_summary", "write_key_numbers"]
+           "results_root", "shipped_weights", "stored_summary", "write_key_numbers"]
 
 ABLATION_SUFFIX = "-ablation"  # results/best-ablation/: runs that measure the best recipe
 SUMMARY_FILES = (RunFolder.METRICS, RunFolder.HISTORY, RunFolder.CARD)
@@ -102,9 +102,32 @@ class RunStore:
             runs = [r for r in runs if setting in r.read_settings()]
         return runs
 
+    def committed(self, prefix: str = "", ablations: bool = True) -> list[RunFolder]:
+        """Every committed summary of a finished run whose name starts with ``prefix``,
+        the ablation runs (``ablation_dir``) included unless ``ablations=False``; sorted
+        by folder, then name."""
+        roots = [self.results_dir, *([self.ablation_dir] if ablations else [])]
+        return [RunFolder(p) for root in roots if root.is_dir()
+                for p in sorted(root.glob(f"{prefix}*")) if RunFolder(p).is_finished()]
+
     def export(self, name: str, ship_weights: bool = False) -> Path:
         """Commit-ready summary of the finished local run ``name`` into ``results_dir``."""
         return export_run(self.local(name), self.stored(name).path, ship_weights)
+
+
+def shipped_weights() -> dict[str, str]:
+    """``{run name: profile}`` of every committed run whose weights ship, across the
+    profiles of the results root (the first profile in name order wins a name).
+
+    >>> shipped_weights().get("multitask-lam1")
+    'cpu'
+    """
+    root, found = results_root(), {}
+    for profile in sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else ():
+        for run in RunStore(profile).committed(ablations=False):
+            if run.has_weights():
+                found.setdefault(run.name, profile)
+    return found
 
 
 def export_run(run: RunFolder, dest: str | os.PathLike, ship_weights: bool = False) -> Path:

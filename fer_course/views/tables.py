@@ -1,7 +1,8 @@
 """Result tables regenerated from run folders, beside the paper's numbers.
 
 >>> import tempfile
->>> table5(tempfile.mkdtemp()).empty
+>>> from fer_course.runs.store import RunStore
+>>> table5(RunStore("cpu", runs_dir=tempfile.mkdtemp(), results_dir=tempfile.mkdtemp())).empty
 True
 >>> row = {"run": "r18", "backbone": "resnet18", "test": 0.4412, "paper test": 0.691,
 ...        "test - paper": -0.2498, "epochs": 5, "weights": "scratch", "minutes": 37.1}
@@ -12,7 +13,6 @@ True
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,7 +20,7 @@ import pandas as pd
 
 from fer_course.models import PAPER_DISPLAY_NAMES
 from fer_course.paper import PAPER_TABLE5
-from fer_course.runs.folder import find_runs
+from fer_course.runs.store import RunStore
 from fer_course.views.reading import readable
 
 TABLE5_COLUMNS = ["run", "backbone", "train", "val", "test", "paper train", "paper val",
@@ -34,13 +34,14 @@ TABLE5_NAMES = {"paper test": "paper's test", "test - paper": "test − paper",
                 "image px": "image (px)", "minutes": "training (min)"}
 
 
-def table5(runs: str | os.PathLike | Sequence[Any]) -> pd.DataFrame:
-    """One row per finished backbone run (a runs folder, or a list of ``RunFolder`` /
-    ``StoredRun``), in the paper's Table 5 order, with the paper's accuracies beside ours
-    (accuracies as fractions). The profile is the name of the folder holding the run.
-    Runs on the FER+ labels (8 classes) are left out: the paper's table is FER-2013's."""
-    if isinstance(runs, (str, os.PathLike)):
-        runs = find_runs(runs, setting="arch")
+def table5(runs: RunStore | Sequence[Any]) -> pd.DataFrame:
+    """One row per finished backbone run (of a ``RunStore``: its local runs and committed
+    summaries, or a list of ``RunFolder``), in the paper's Table 5 order, with the paper's
+    accuracies beside ours (accuracies as fractions). The profile is the name of the
+    folder holding the run. Runs on the FER+ labels (8 classes) are left out: the
+    paper's table is FER-2013's."""
+    if isinstance(runs, RunStore):
+        runs = runs.all(setting="arch")
     rows = []
     for run in runs:
         m = run.read_metrics()
