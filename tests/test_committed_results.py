@@ -25,6 +25,38 @@ IDS = [f"{p.parent.name}/{p.name}" for p in COMMITTED]
 WEIGHTS_LIMIT = 30 * 2**20  # all shipped weights together
 
 
+def test_every_committed_file_is_the_one_the_manifest_names() -> None:
+    """results/manifest.json holds the sha256 of every committed result file
+    (tools/results_manifest.py writes it): a deleted, truncated or edited summary, or a
+    file nobody recorded, fails here."""
+    import json
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    import results_manifest
+
+    recorded = json.loads((results_root() / "manifest.json").read_text())
+    assert results_manifest.differences(recorded, results_manifest.current(results_root())) == []
+    assert len(recorded) >= 100
+
+
+def test_a_changed_result_file_is_caught(tmp_path: Path) -> None:
+    import shutil
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    import results_manifest
+
+    copy = tmp_path / "results"
+    shutil.copytree(results_root() / "best" / "best", copy / "best" / "best")
+    recorded = results_manifest.current(copy)
+    metrics = copy / "best" / "best" / "metrics.json"
+    metrics.write_text(metrics.read_text().replace('"accuracy": 0.', '"accuracy": 1.', 1))
+    (copy / "best" / "best" / "history.csv").unlink()
+    assert results_manifest.differences(recorded, results_manifest.current(copy)) == [
+        "best/best/history.csv: missing", "best/best/metrics.json: changed"]
+
+
 def test_results_are_committed() -> None:
     """The tests below iterate over these: an empty results/ must fail, not pass."""
     assert len(COMMITTED) >= 3, f"only {len(COMMITTED)} finished summaries in results/"

@@ -8,7 +8,8 @@ background on the real FER-2013, e.g.
     python tools/train_results.py --data data/fer2013.npz --runs resnet18,multitask-lam1
 
 Each run lands in ``runs/<profile>/<name>/`` and its summary (with half-precision weights
-for the runs the registry ships) in ``results/<profile>/<name>/`` as soon as it finishes.
+for the runs the registry ships) in ``results/<profile>/<name>/`` as soon as it finishes;
+``results/manifest.json`` (``tools/results_manifest.py``) is written again after each.
 A failed run is reported and the queue goes on; the exit status says whether any failed.
 """
 
@@ -18,11 +19,15 @@ import argparse
 import sys
 import time
 import traceback
+from pathlib import Path
 
 from fer_course.data import load_fer2013
 from fer_course.engine.named_runs import fit_named_run
 from fer_course.profiles import get_profile
 from fer_course.runs import REGISTRY, RunStore, run_spec
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # loaded by path in the tests, too
+import results_manifest  # noqa: E402
 
 
 def chosen_runs(runs: str | None, chapter: int | None) -> list[str]:
@@ -61,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                                    store=run_store, progress=False)
             if result.run.path == run_store.local(name).path:
                 run_store.export(name, ship_weights=spec.ships_weights)
+                results_manifest.main([])
         except Exception:  # one failed run must not stop the queue
             traceback.print_exc()
             failed.append(name)
