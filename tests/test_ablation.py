@@ -67,7 +67,8 @@ def run(train: float, val: float, test: float, mse: float = 0.02) -> SimpleNames
 
     return SimpleNamespace(metrics={"train": split(train, 1000), "val": split(val, 500),
                                     "test": {**split(test, 500), "mse_pixels": mse},
-                                    "wall_time_s": 120.0})
+                                    "wall_time_s": 120.0},
+                           run=SimpleNamespace(training_seconds=lambda: 120.0))
 
 
 def test_ablation_table_rows_and_gap() -> None:

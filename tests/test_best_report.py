@@ -59,15 +59,28 @@ def test_the_rule_of_the_vote_of_all_is_chosen_on_validation_not_test() -> None:
 def test_a_full_length_ablation_reads_against_the_short_one() -> None:
     from fer_course.analysis.best_report import verdict_at_length
 
-    # removing an ingredient raised accuracy by 2.2 points at 12 epochs
-    assert verdict_at_length(0.022, 0.001, 0.02) == "holds"
-    assert verdict_at_length(0.022, -0.02, -0.001) == "reverses"
-    assert verdict_at_length(0.022, -0.001, 0.02) == "is within the noise"
-    # and one that lowered it (an ingredient that helped) at 12 epochs
-    assert verdict_at_length(-0.01, -0.02, -0.005) == "holds"
-    assert verdict_at_length(-0.01, 0.004, 0.02) == "reverses"
+    # an ingredient worth +2.2 points at 12 epochs
+    assert verdict_at_length(0.022, 0.001, 0.02) == "keeps its sign, beyond the noise"
+    assert verdict_at_length(0.022, -0.02, -0.001) == "turns over, beyond the noise"
+    assert verdict_at_length(0.022, -0.001, 0.02) == "is within the noise at full length"
+    # and one that cost a point at 12 epochs
+    assert verdict_at_length(-0.01, -0.02, -0.005) == "keeps its sign, beyond the noise"
+    assert verdict_at_length(-0.01, 0.004, 0.02) == "turns over, beyond the noise"
     # an interval that touches zero is not beyond the noise
-    assert verdict_at_length(-0.01, -0.02, 0.0) == "is within the noise"
+    assert verdict_at_length(-0.01, -0.02, 0.0) == "is within the noise at full length"
+
+
+def test_the_worth_summary_names_the_ingredient_worth_the_most() -> None:
+    import pandas as pd
+
+    from fer_course.analysis.best_report import worth_summary
+
+    table = pd.DataFrame({"worth": [None, -0.004, 0.012], "low": [None, -0.02, 0.002],
+                          "high": [None, 0.01, 0.03]}, index=["(full)", "erasing", "affine"])
+    lines = worth_summary(table, 35).splitlines()
+    assert lines[0].startswith("- **erasing** is worth -0.4 points") and "noise by one" in lines[0]
+    assert "+1.2 points" in lines[1] and "it helps, beyond the noise" in lines[1]
+    assert lines[2] == "Worth the most at 35 epochs: **affine**, +1.2 points."
 
 
 def test_disagreement_counts_the_faces_two_networks_answer_differently() -> None:

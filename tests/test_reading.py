@@ -28,16 +28,18 @@ def test_readable_table_has_no_nan_counts_as_integers_and_human_names() -> None:
     assert "nan" not in shown.to_string().lower()
 
 
-def test_ablation_points_swap_the_interval_to_this_run_minus_the_full_recipe() -> None:
+def test_ablation_points_give_the_worth_with_minus_without() -> None:
+    from fer_course.analysis.best_report import WORTH
+
     table = pd.DataFrame({"test accuracy": [0.653, 0.675], "macro-F1": [0.607, 0.647],
                           "Disgust recall": [0.545, 0.691],
-                          "full recipe minus this": [math.nan, -0.022],
+                          "worth": [math.nan, -0.022],
                           "low": [math.nan, -0.035], "high": [math.nan, -0.010],
                           "p-value": [math.nan, 0.0]},
                          index=pd.Index(["(full)", "affine"], name="without"))
     shown = readable(ablation_points(table, n_boot=10_000))
-    assert shown.loc["affine", "accuracy change (points)"] == "+2.2"
-    assert shown.loc["affine", "95 % interval"] == "+1.0 to +3.5"
+    assert shown.loc["affine", WORTH] == "-2.2"  # the run without affine moves was better
+    assert shown.loc["affine", "95 % interval"] == "-3.5 to -1.0"
     assert shown.loc["affine", "p-value"] == "< 1e-4"
     assert shown.loc["(full)"].tolist()[-3:] == ["—", "—", "—"]
 

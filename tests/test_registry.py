@@ -38,7 +38,8 @@ def test_entries_set_what_their_names_say() -> None:
     assert run_spec("frozen-classifier-1000").recipe(cpu).encoder_run == "autoencoder-1000"
     assert run_spec("resnet18-ferplus").labels == "ferplus"
     shipped = {name for name, spec in REGISTRY.items() if spec.ships_weights}
-    assert shipped == {"autoencoder-200", "autoencoder-500", "multitask-lam1", "best"}
+    assert shipped == {"autoencoder-200", "autoencoder-500", "multitask-lam1", "best",
+                       "best-distilled"}
 
 
 def test_names_outside_the_registry_follow_the_patterns() -> None:
@@ -130,6 +131,7 @@ def test_a_best_variant_is_timed_by_the_stored_runs_of_the_recipe(tmp_path: Path
         (folder / "run_card.json").write_text(json.dumps(card))
         rows = "\n".join(f"{i + 1},{s}" for i, s in enumerate(seconds))
         (folder / "history.csv").write_text(f"epoch,seconds\n{rows}\n")
+        (folder / "metrics.json").write_text("{}")  # a committed summary is a finished run
 
     cpu = "cpu (2 cores, Test CPU)"
     store(tmp_path / "best" / "best", [90.0, 100.0, 110.0], cpu)  # median 100 s

@@ -46,3 +46,9 @@ def test_atomic_write_leaves_old_file_when_interrupted(tmp_path: Path, monkeypat
         atomic_write_text(target, "half")
     assert json.loads(target.read_text()) == {"acc": 0.5}
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]  # no temporary left over
+
+
+def test_a_long_run_card_says_minutes() -> None:
+    card = RunCard.start("test chapter", get_profile("smoke"), device="cpu")
+    card.wall_time_s = 2224.7  # from 90 s on, in minutes: the unit the pages use
+    assert "wall time 37.1 min" in str(card)

@@ -132,3 +132,58 @@ def test_no_source_printed_raw(page):
     raw = [pre.get_text()[:60] for pre in article(page).select("div.cell_input pre")
            if re.search(r"print\(\s*inspect\.getsource", pre.get_text())]
     assert not raw, f"{len(raw)} cell(s) print inspect.getsource: {raw}"
+
+
+# The reading budget of a chapter: what a student meets before the end of the page.
+MAX_WORDS = 4_000  # prose and output a reader sees without opening anything (~25 minutes)
+MAX_VISIBLE_CODE = 10  # code cells shown open: the lesson's code, not the formatting
+WORD = re.compile(r"[A-Za-z0-9][\w'’.-]*")
+FOLDED = ("details", "div.solution", "div.dropdown", "div.cell_input",
+          "div.cell_output div.highlight", "script", "style")
+
+
+def visible_code_cells(page: Path) -> list:
+    """Code cells whose source shows without a click: not folded (a toggle or dropdown),
+    not in an exercise's solution, not removed from the page."""
+    return [c for c in article(page).select("div.cell_input")
+            if c.find_parent("details") is None and c.find_parent(class_="solution") is None
+            and c.find_parent(class_="dropdown") is None]
+
+
+def visible_words(page: Path) -> int:
+    """Words of prose and output shown without a click; code listings (the lesson's code,
+    highlighted) are budgeted as code cells, not words."""
+    body = article(page)
+    for folded in body.select(", ".join(FOLDED)):
+        folded.decompose()
+    return len(WORD.findall(body.get_text(" ")))
+
+
+@pytest.mark.parametrize("page", CHAPTERS, ids=lambda p: p.stem)
+def test_a_chapter_keeps_its_reading_budget(page):
+    words, code = visible_words(page), len(visible_code_cells(page))
+    assert words <= MAX_WORDS, f"{words:,} words shown (budget {MAX_WORDS:,}): fold or cut"
+    assert code <= MAX_VISIBLE_CODE, (f"{code} code cells shown (budget {MAX_VISIBLE_CODE}): "
+                                      "tag formatting cells remove-input")
+
+
+@pytest.mark.parametrize("page", CHAPTERS, ids=lambda p: p.stem)
+def test_every_table_is_numbered_and_captioned(page):
+    """Each cell that shows tables follows a caption paragraph ``Table N.k · …`` naming
+    one number per table, numbered in page order from 1."""
+    n, wrong, body = chapter_number(page), [], article(page)
+    numbers = []
+    for cell in body.select("div.cell"):
+        tables = len(cell.select("div.cell_output table"))
+        if not tables:
+            continue
+        caption = cell.find_previous_sibling()
+        text = " ".join(caption.get_text(" ").split()) if caption is not None else ""
+        found = [int(k) for k in re.findall(rf"Table {n}\.(\d+)", text)]
+        if caption is None or "table-caption" not in caption.get("class", []):
+            wrong.append(f"a cell with {tables} table(s) has no caption above it")
+        elif len(found) != tables:
+            wrong.append(f"{text[:50]!r} numbers {len(found)} table(s), the cell shows {tables}")
+        numbers += found
+    assert not wrong, "\n".join(wrong)
+    assert numbers == list(range(1, len(numbers) + 1)), f"tables numbered {numbers}"

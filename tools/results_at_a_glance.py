@@ -253,6 +253,19 @@ def _span(values: Sequence[float]) -> str:
     return f"{low:.0f} minutes" if round(low) == round(high) else f"{low:.0f} to {high:.0f} minutes"
 
 
+def distinct_devices(names: Any) -> list[str]:
+    """The devices, each once: a name that another one only details (the same CPU with
+    its family and model numbers, recorded by a later version) is dropped.
+
+    >>> distinct_devices(["cpu (2 cores, AMD EPYC)",
+    ...                   "cpu (2 cores, AMD EPYC (family 25, model 17))"])
+    ['cpu (2 cores, AMD EPYC (family 25, model 17))']
+    """
+    names = sorted(set(names))
+    return [n for n in names
+            if not any(o != n and o.startswith(n.removesuffix(")")) for o in names)]
+
+
 def profile_block(results_dir: Path) -> str:
     """What the site shows: the stored runs per profile, their size, device and minutes."""
     lines = []
@@ -274,7 +287,7 @@ def profile_block(results_dir: Path) -> str:
                              for kind, e in by_kind.items())
         sizes = sorted({int(s.get("image_size", 48)) for s in settings})
         weights = sorted({str(s.get("weights")) for s in settings})
-        devices = sorted({device_of(r) for r in runs})
+        devices = distinct_devices(device_of(r) for r in runs)
         start = "random weights" if weights == ["None"] else f"weights {', '.join(weights)}"
         lines.append(
             f"- `{profile}`: {len(runs)} runs on FER-2013's "

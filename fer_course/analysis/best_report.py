@@ -28,7 +28,7 @@ from fer_course.paper import PAPER_BEST_ENSEMBLE, PAPER_MULTITASK, PAPER_TABLE5
 
 __all__ = ["ablation_table", "accuracy_interval", "choose_prior_power", "disagreement",
            "ensemble_of", "paper_comparison", "prior_adjusted", "scores", "seed_ensembles",
-           "signed_points", "verdict_at_length"]
+           "signed_points", "verdict_at_length", "worth_sentence", "worth_summary"]
 
 
 def signed_points(fraction: float) -> str:
@@ -117,9 +117,10 @@ def ablation_table(base: np.ndarray, removed: Mapping[str, np.ndarray], labels: 
                    classes: Sequence[str], n_boot: int = 10_000) -> pd.DataFrame:
     """One row per ingredient removed (after a first row for the full recipe ``base``):
     test accuracy, macro-F1 and Disgust recall of its run (probabilities ``[N, C]`` on the
-    same test faces), and the paired difference in accuracy, full recipe minus this run,
-    with its 95 % interval and p-value. A positive difference: the ingredient helps
-    accuracy; the other columns show what it does for the rare classes."""
+    same test faces), and what the ingredient is **worth**: the paired difference in
+    accuracy, with it minus without it (the full recipe minus this run), with its 95 %
+    interval (``low``, ``high``) and p-value. Positive: the ingredient helps accuracy; the
+    other columns show what it does for the rare classes."""
     def row(probs: np.ndarray) -> dict[str, float]:
         s = scores(probs, labels, classes)
         return {"test accuracy": s["accuracy"], "macro-F1": s["macro_f1"],
@@ -130,38 +131,76 @@ def ablation_table(base: np.ndarray, removed: Mapping[str, np.ndarray], labels: 
     for ingredient, probs in removed.items():
         test = paired_bootstrap(base_correct, probs.argmax(1) == labels, n_boot=n_boot)
         rows.append({"without": ingredient, **row(probs),
-                     "full recipe minus this": test.difference, "low": test.low,
+                     "worth": test.difference, "low": test.low,
                      "high": test.high, "p-value": test.p_value})
     return pd.DataFrame(rows).set_index("without")
 
 
+WORTH = "worth: with − without (points)"
+
+
 def ablation_points(table: pd.DataFrame, n_boot: int = 10_000) -> pd.DataFrame:
-    """``ablation_table`` as a reader compares it: what removing each ingredient changes in
-    accuracy, in signed percentage points (this run minus the full recipe), with its 95 %
-    interval as text; the full recipe's row has no change.
+    """``ablation_table`` as a reader compares it: what each ingredient is worth in
+    accuracy, with it minus without it, in signed percentage points, with its 95 %
+    interval as text; the full recipe's row has none.
 
     >>> t = pd.DataFrame({"test accuracy": [0.65, 0.66], "macro-F1": [0.6, 0.58],
-    ...                   "Disgust recall": [0.5, 0.1], "full recipe minus this": [None, -0.008],
+    ...                   "Disgust recall": [0.5, 0.1], "worth": [None, -0.008],
     ...                   "low": [None, -0.018], "high": [None, 0.002], "p-value": [None, 0.13]},
     ...                  index=pd.Index(["(full)", "balance"], name="without"))
-    >>> ablation_points(t).loc["balance", ["accuracy change (points)", "95 % interval"]].tolist()
-    ['+0.8', '-0.2 to +1.8']
+    >>> ablation_points(t).loc["balance", [WORTH, "95 % interval"]].tolist()
+    ['-0.8', '-1.8 to +0.2']
     """
     out = table[["test accuracy", "macro-F1", "Disgust recall"]].copy()
-    change, interval = [], []
+    worth, interval = [], []
     for _, row in table.iterrows():
-        if pd.isna(row["full recipe minus this"]):
-            change.append("—")
+        if pd.isna(row["worth"]):
+            worth.append("—")
             interval.append("—")
-        else:  # this run minus the full recipe: the bounds swap sides
-            change.append(signed_points(-row["full recipe minus this"]))
-            interval.append(f"{signed_points(-row['high'])} to {signed_points(-row['low'])}")
-    out["accuracy change (points)"] = change
+        else:
+            worth.append(signed_points(row["worth"]))
+            interval.append(f"{signed_points(row['low'])} to {signed_points(row['high'])}")
+    out[WORTH] = worth
     out["95 % interval"] = interval
     out["p-value"] = table["p-value"]
     # a bootstrap resolves p-values down to 1 / n_boot; 0 means "below that"
     out.attrs["p_floor"] = 1 / n_boot
     return out
+
+
+def worth_sentence(ingredient: str, row: Mapping[str, float], epochs: int) -> str:
+    """One sentence: what ``ingredient`` is worth at ``epochs`` (a row of
+    ``ablation_table``), and whether that is beyond the noise.
+
+    >>> worth_sentence("affine", {"worth": -0.022, "low": -0.035, "high": -0.01}, 12)[-52:]
+    ' -3.5 to -1.0): it costs accuracy, beyond the noise.'
+    """
+    if row["low"] > 0:
+        reading = "it helps, beyond the noise"
+    elif row["high"] < 0:
+        reading = "it costs accuracy, beyond the noise"
+    else:
+        reading = "not told apart from the noise by one seed"
+    return (f"**{ingredient}** is worth {signed_points(row['worth'])} points of test accuracy "
+            f"at {epochs} epochs (95 % interval {signed_points(row['low'])} to "
+            f"{signed_points(row['high'])}): {reading}.")
+
+
+def worth_summary(table: pd.DataFrame, epochs: int) -> str:
+    """A sentence per ingredient of ``ablation_table`` (``worth_sentence``), then the
+    verdict: the ingredient worth the most at this budget.
+
+    >>> t = pd.DataFrame({"worth": [None, 0.01, 0.03], "low": [None, -0.01, 0.01],
+    ...                   "high": [None, 0.02, 0.05]}, index=["(full)", "balance", "affine"])
+    >>> worth_summary(t, 12).splitlines()[-1]
+    'Worth the most at 12 epochs: **affine**, +3.0 points.'
+    """
+    rows = table.iloc[1:]
+    lines = [f"- {worth_sentence(name, row, epochs)}" for name, row in rows.iterrows()]
+    best = rows["worth"].astype(float).idxmax()
+    lines.append(f"Worth the most at {epochs} epochs: **{best}**, "
+                 f"{signed_points(rows.loc[best, 'worth'])} points.")
+    return "\n".join(lines)
 
 
 def disagreement(probs: Mapping[str, np.ndarray]) -> pd.DataFrame:
@@ -178,21 +217,23 @@ def disagreement(probs: Mapping[str, np.ndarray]) -> pd.DataFrame:
                          for a in names], index=names, columns=names)
 
 
-def verdict_at_length(short_change: float | None, low: float, high: float) -> str:
-    """How a full-length ablation reads against the short one: ``low`` to ``high`` is the
-    95 % interval of (run without the ingredient minus the full recipe) at full length,
-    ``short_change`` the same difference at the short budget (``None`` when not run).
+def verdict_at_length(short_worth: float | None, low: float, high: float) -> str:
+    """How an ingredient's worth at full length reads against its worth at the short
+    budget: ``low`` to ``high`` is the 95 % interval of its worth (with it minus without
+    it) at full length, ``short_worth`` its worth at the short budget (``None``: not run).
 
     >>> verdict_at_length(0.022, 0.004, 0.030), verdict_at_length(0.022, -0.031, -0.012)
-    ('holds', 'reverses')
+    ('keeps its sign, beyond the noise', 'turns over, beyond the noise')
     >>> verdict_at_length(0.022, -0.005, 0.010), verdict_at_length(None, 0.01, 0.02)
-    ('is within the noise', 'was not measured short')
+    ('is within the noise at full length', 'was not measured at the short budget')
     """
-    if short_change is None:
-        return "was not measured short"
+    if short_worth is None:
+        return "was not measured at the short budget"
     if low <= 0 <= high:
-        return "is within the noise"
-    return "holds" if (low > 0) == (short_change > 0) else "reverses"
+        return "is within the noise at full length"
+    if (low > 0) == (short_worth > 0):
+        return "keeps its sign, beyond the noise"
+    return "turns over, beyond the noise"
 
 
 def ensemble_of(val_probs: np.ndarray, test_probs: np.ndarray, val_labels: np.ndarray,

@@ -122,8 +122,10 @@ class RunCard:
             note = runtime_note(p["name"], self.device.split(" ")[0])
             lines += textwrap.wrap(note, width=WIDTH, initial_indent="  runtime   ",
                                    subsequent_indent=" " * 12) if note else []
-        if self.wall_time_s is not None:
-            lines.append(f"  wall time {self.wall_time_s:.1f} s")
+        if self.wall_time_s is not None:  # minutes from 90 s on: the unit the pages use
+            seconds = self.wall_time_s
+            lines.append(f"  wall time {seconds / 60:.1f} min" if seconds >= 90
+                         else f"  wall time {seconds:.1f} s")
         lines += textwrap.wrap("; ".join(self.notes), width=WIDTH, initial_indent="  note      ",
                                subsequent_indent=" " * 12) if self.notes else []
         return "\n".join(lines)
