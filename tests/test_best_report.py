@@ -92,3 +92,25 @@ def test_disagreement_counts_the_faces_two_networks_answer_differently() -> None
     assert table.loc["seed0", "seed0"] == 0.0
     assert table.loc["seed0", "seed3"] == table.loc["seed3", "seed0"] == 0.4
     assert list(table.index) == list(table.columns) == list(probs)
+
+
+def test_a_student_is_compared_with_the_same_network_on_labels_alone() -> None:
+    import numpy as np
+
+    from fer_course.analysis.best_report import student_report
+
+    classes = ["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"]
+    labels = np.arange(700) % 7
+    eye = np.eye(7)
+    right = eye[labels]
+    wrong = eye[(labels + 1) % 7]
+    student = {"val_probs": right, "val_labels": labels, "test_labels": labels,
+               "test_probs": np.where((np.arange(700) < 630)[:, None], right, wrong)}
+    alone = {"val_probs": wrong, "val_labels": labels, "test_labels": labels,
+             "test_probs": np.where((np.arange(700) < 560)[:, None], right, wrong)}
+    report = student_report(student, alone, ("s", "a"), classes, paper_single=0.708, n_boot=500)
+    assert report.table.loc["s", "test accuracy"] == 0.9
+    assert report.table.loc["a", "PublicTest accuracy"] == 0.0
+    assert abs(report.versus.difference - 0.1) < 1e-12
+    assert "above the paper's best single network (0.708)" in report.sentence
+    assert set(report.recall.columns) == {"s", "a", "change (points)"}

@@ -15,7 +15,7 @@ from fer_course.models.small_cnn import SmallFaceNet
 from fer_course.runs.kinds import MODEL_KINDS
 from fer_course.runs.recipes import BestRecipe
 from fer_course.runs.registry import run_spec
-from fer_course.runs.teachers import save_targets, targets_path, teacher_targets
+from fer_course.runs.teachers import save_targets, targets_path, teacher_file, teacher_targets
 
 pytestmark = pytest.mark.usefixtures("one_thread_module")
 
@@ -72,9 +72,10 @@ def test_a_student_follows_its_teacher_rather_than_the_labels(tmp_path, monkeypa
     data = make_synthetic_fer(64, 16, 16)
     always_two = np.log(np.full((64, 7), 0.01))
     always_two[:, 2] = np.log(0.94)
-    save_targets(targets_path("t2"), data.train.rows, always_two)
+    save_targets(tmp_path / "teachers" / "t2.npz", data.train.rows, always_two)  # the runs'
+    assert teacher_file("t2", tmp_path) == tmp_path / "teachers" / "t2.npz"
     recipe = BestRecipe(**SMALL, lr=0.05, teacher="t2", distill=1.0, temperature=1.0)
-    task = BestTask(recipe, data)
+    task = BestTask(recipe, data, runs_dir=tmp_path)
     assert task.per_image["teacher_logp"].shape == (64, 7)
     x = task.train_batch(data.train.images[:16], torch.Generator().manual_seed(0))
     parts = optimizer_step(task, x, data.train.labels[:16],
@@ -100,3 +101,20 @@ def test_a_limited_student_takes_the_targets_of_its_own_faces(tmp_path, monkeypa
     used = training_positions(40, 10, 3)
     wanted = [float(data.train.rows[int(i)]) for i in used]
     assert task.per_image["teacher_logp"][:, 0].tolist() == pytest.approx(wanted, rel=1e-3)
+
+
+def test_missing_targets_are_computed_from_the_teacher_s_run(tmp_path, monkeypatch) -> None:
+    """Where no targets are stored (the smoke profile's synthetic faces), the student's
+    task computes them from the teacher's finished run in the same runs folder."""
+    monkeypatch.setenv("FER_COURSE_RESULTS", str(tmp_path / "results"))
+    data = make_synthetic_fer(48, 16, 16)
+    runs = tmp_path / "smoke"
+    fit_best(data, BestRecipe(**SMALL), runs / "best", progress=False)
+    student = BestRecipe(**SMALL, teacher="best", distill=0.5, temperature=2.0)
+    fit_best(data, student, runs / "best-distilled", progress=False)
+    stored = runs / "teachers" / "best.npz"
+    assert stored.is_file()
+    with np.load(stored) as saved:
+        assert sorted(saved["train_rows"].tolist()) == sorted(data.train.rows.tolist())
+    with pytest.raises(ValueError, match="no such teacher"):
+        BestTask(BestRecipe(**SMALL, teacher="nobody", distill=0.5), data, runs_dir=runs)

@@ -187,8 +187,9 @@ def multitask_row(store: RunStore, data: Any) -> Row:
 
 
 def best_rows(store: RunStore, data: Any) -> list[Row]:
-    """Chapter 7: the ``best`` network, the vote of all its stored seeds, and that of the
-    seeds with the stored runs without affine moves (chapter 7's second pool)."""
+    """Chapter 7: the ``best`` network, its distilled student (where stored), the vote of
+    all its stored seeds, and that of the seeds with the stored runs without affine moves
+    (chapter 7's second pool)."""
     run = store.find("best")
     if run is None:
         rows = [course_row("course, `best`", "the course's own network", None, None, "", 7)]
@@ -198,6 +199,17 @@ def best_rows(store: RunStore, data: Any) -> list[Row]:
                            f"weights, {s['image_size']} px, {s['epochs']} epochs",
                            p["test_probs"].argmax(1) == p["test_labels"],
                            training_minutes(run), device_of(run), 7)]
+    student = store.find("best-distilled")
+    if student is not None:
+        p, s = _labels(student, data), student.read_settings()
+        teacher = run.training_seconds() / 60 if run is not None else 0.0
+        rows.append(course_row(
+            "course, `best`", f"the distilled student (`best-distilled`): the same network "
+            f"and {s['epochs']} epochs, taught by `{s['teacher']}`'s stored probabilities "
+            f"(α = {s['distill']:g}, T = {s['temperature']:g}); training time its own "
+            f"plus its teacher's {teacher:.0f} min",
+            p["test_probs"].argmax(1) == p["test_labels"],
+            training_minutes(student) + teacher, device_of(student), 7))
     found = {name: r for name in BEST_SEEDS if (r := store.find(name)) is not None}
     if len(found) < 2:
         rows.append(course_row("course, `best`", f"vote of the recipe's seeds ({len(found)} "

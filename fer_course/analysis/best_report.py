@@ -26,9 +26,10 @@ from fer_course.analysis.significance import bootstrap_means, paired_bootstrap
 from fer_course.evaluate import classification_metrics
 from fer_course.paper import PAPER_BEST_ENSEMBLE, PAPER_MULTITASK, PAPER_TABLE5
 
-__all__ = ["ablation_table", "accuracy_interval", "choose_prior_power", "disagreement",
-           "ensemble_of", "paper_comparison", "prior_adjusted", "scores", "seed_ensembles",
-           "signed_points", "verdict_at_length", "worth_sentence", "worth_summary"]
+__all__ = ["StudentReport", "ablation_table", "accuracy_interval", "choose_prior_power",
+           "disagreement", "ensemble_of", "paper_comparison", "prior_adjusted", "scores",
+           "seed_ensembles", "signed_points", "student_report", "verdict_at_length",
+           "worth_sentence", "worth_summary"]
 
 
 def signed_points(fraction: float) -> str:
@@ -201,6 +202,59 @@ def worth_summary(table: pd.DataFrame, epochs: int) -> str:
     lines.append(f"Worth the most at {epochs} epochs: **{best}**, "
                  f"{signed_points(rows.loc[best, 'worth'])} points.")
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class StudentReport:
+    """A distilled student against the same network trained on labels alone (same
+    recipe, epochs and seed): ``table`` (one row each: PublicTest and test accuracy, the
+    test interval, macro-F1, Disgust recall), ``recall`` (per class, both, and the change),
+    ``versus`` (the paired test difference, student minus the other) and ``sentence``."""
+
+    table: pd.DataFrame
+    recall: pd.DataFrame
+    versus: Any
+    sentence: str
+
+
+def student_report(student: Mapping[str, np.ndarray], alone: Mapping[str, np.ndarray],
+                   names: tuple[str, str], classes: Sequence[str], paper_single: float,
+                   n_boot: int = 10_000) -> StudentReport:
+    """Compare two runs' predictions (``val_probs``/``test_probs`` with their labels, as
+    ``RunFolder.read_predictions(data)`` gives them): the student ``names[0]`` against the
+    network trained on labels alone ``names[1]``, and the student's test interval against
+    ``paper_single`` (a number without an interval)."""
+    rows, recalls = {}, {}
+    for name, p in zip(names, (student, alone)):
+        test = scores(p["test_probs"], p["test_labels"], classes)
+        acc, low, high = accuracy_interval(p["test_probs"].argmax(1) == p["test_labels"],
+                                           n_boot=n_boot)
+        rows[name] = {"PublicTest accuracy": accuracy(p["val_probs"].argmax(1),
+                                                      p["val_labels"]),
+                      "test accuracy": acc, "95 % interval": f"{low:.3f} to {high:.3f}",
+                      "macro-F1": test["macro_f1"], "Disgust recall": test["recall"]["Disgust"],
+                      "low": low, "high": high}
+        recalls[name] = test["recall"]
+    recall = pd.DataFrame(recalls)
+    recall["change (points)"] = [signed_points(v) for v in recall[names[0]] - recall[names[1]]]
+    versus = paired_bootstrap(student["test_probs"].argmax(1) == student["test_labels"],
+                              alone["test_probs"].argmax(1) == alone["test_labels"],
+                              n_boot=n_boot)
+    s = rows[names[0]]
+    against_paper = ("above" if s["low"] > paper_single else "below" if s["high"] < paper_single
+                     else "level with")
+    moved = recall["change (points)"].map(lambda t: float(t)).abs().idxmax()
+    sentence = (
+        f"The student `{names[0]}` scores **{s['test accuracy']:.3f}** on test (95 % interval "
+        f"{s['low']:.3f} to {s['high']:.3f}): {signed_points(versus.difference)} points "
+        f"against `{names[1]}`, the same network trained on labels alone (paired 95 % "
+        f"interval {signed_points(versus.low)} to {signed_points(versus.high)}), and "
+        f"{against_paper} the paper's best single network ({paper_single:.3f}). PublicTest "
+        f"chose it: {s['PublicTest accuracy']:.3f} against "
+        f"{rows[names[1]]['PublicTest accuracy']:.3f}. The recall that moved most: "
+        f"{moved}, {recall.loc[moved, 'change (points)']} points.")
+    table = pd.DataFrame(rows).T.drop(columns=["low", "high"])
+    return StudentReport(table, recall, versus, sentence)
 
 
 def disagreement(probs: Mapping[str, np.ndarray]) -> pd.DataFrame:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from fer_course.analysis.best_report import signed_points
 from fer_course.analysis.ensemble import RULES, EnsembleMembers, selection_comparison
 
 PAPER_RULE = "majority (random ties)"  # the paper's vote: a tie goes to a random tied class
@@ -100,9 +101,9 @@ def advice_sentence(curve: Sequence[float], rule: str, at: int = 5) -> str:
         return (f"{rule}: no ensemble beats the single best member on this curve, so there "
                 f"is no gain for the top {at} to reach.")
     rest = (f"; adding the other {n - at} members moves it by "
-            f"{100 * (acc[-1] - acc[at - 1]):+.1f} points" if n > at else "")
+            f"{signed_points(acc[-1] - acc[at - 1])} points" if n > at else "")
     return (f"{rule}: the top {at} reach {share:.0%} of the best gain over k = 1 "
-            f"({100 * (acc[at - 1] - acc[0]):+.1f} of {100 * (acc[best - 1] - acc[0]):+.1f} "
+            f"({signed_points(acc[at - 1] - acc[0])} of {signed_points(acc[best - 1] - acc[0])} "
             f"points; best k = {best}){rest}.")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -19,6 +20,7 @@ import torch.nn.functional as F
 from fer_course.augment import FaceAugment, face_eval_input, face_train_input
 from fer_course.data.types import FERData
 from fer_course.devices import pick_device
+from fer_course.engine.inference import write_teacher_targets
 from fer_course.engine.loop import (
     BatchCallback,
     RunResult,
@@ -31,7 +33,8 @@ from fer_course.engine.mixed_precision import MixedPrecision
 from fer_course.models.small_cnn import FlipAveraged, SmallFaceNet
 from fer_course.runs.kinds import MODEL_KINDS
 from fer_course.runs.recipes import BestRecipe
-from fer_course.runs.teachers import targets_path, teacher_targets
+from fer_course.runs.store import RunStore
+from fer_course.runs.teachers import teacher_file, teacher_targets
 
 
 def class_weights(labels: torch.Tensor, num_classes: int, power: float) -> torch.Tensor:
@@ -108,7 +111,8 @@ class BestTask(TaskState):
     """
 
     def __init__(self, recipe: BestRecipe, data: FERData,
-                 device: torch.device | str | None = None) -> None:
+                 device: torch.device | str | None = None,
+                 runs_dir: str | os.PathLike | None = None) -> None:
         self.recipe, self.device = recipe, pick_device(device)
         self.amp = MixedPrecision(self.device, recipe.precision)
         self.precision = self.amp.precision
@@ -134,7 +138,22 @@ class BestTask(TaskState):
         if recipe.teacher is not None:
             used = training_positions(len(data.train.labels), recipe.train_limit, recipe.seed)
             rows = [data.train.rows[int(i)] for i in used]
-            self.per_image["teacher_logp"] = teacher_targets(targets_path(recipe.teacher), rows)
+            self.per_image["teacher_logp"] = teacher_targets(
+                self.teacher_targets_file(recipe.teacher, data, runs_dir), rows)
+
+    @staticmethod
+    def teacher_targets_file(teacher: str, data: FERData,
+                             runs_dir: str | os.PathLike | None) -> Path:
+        """The stored targets of ``teacher`` for the runs of ``runs_dir``
+        (``runs.teachers.teacher_file``); where there are none yet, computed from the
+        teacher's runs in that folder and written to its ``teachers/``."""
+        runs_dir = Path(runs_dir or RunStore("best").runs_dir)
+        found = teacher_file(teacher, runs_dir)
+        if found is not None:
+            return found
+        store = RunStore(runs_dir.name, runs_dir=runs_dir)
+        return write_teacher_targets(teacher, data, store=store,
+                                     dest=runs_dir / "teachers" / f"{teacher}.npz")
 
     def train_batch(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         return self.amp.prepare(face_train_input(images, self.aug, generator))
@@ -174,6 +193,6 @@ def fit_best(data: FERData, recipe: BestRecipe, run_dir: str | os.PathLike,
     >>> from fer_course.data import make_synthetic_fer                  # doctest: +SKIP
     >>> fit_best(make_synthetic_fer(), BestRecipe(epochs=2), "runs/demo")  # doctest: +SKIP
     """
-    return train(lambda: BestTask(recipe, data, device), recipe, data, run_dir,
-                 title="best", progress=progress, callbacks=callbacks, stored=stored,
+    return train(lambda: BestTask(recipe, data, device, Path(run_dir).parent), recipe, data,
+                 run_dir, title="best", progress=progress, callbacks=callbacks, stored=stored,
                  train_missing=train_missing, device=device)

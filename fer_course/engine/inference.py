@@ -111,10 +111,16 @@ def teacher_logp(networks: Sequence[Any], faces: torch.Tensor, batch_size: int =
     return np.log(np.clip(mean / len(networks), 1e-8, None)).astype(np.float32)
 
 
-def write_teacher_targets(teacher: str, data: Any, profile_name: str = "best") -> Path:
-    """Compute ``teacher``'s targets on ``data``'s training faces from its members' stored
-    weights and store them (``targets_path``)."""
-    store = RunStore(profile_name)
+def write_teacher_targets(teacher: str, data: Any, profile_name: str = "best",
+                          store: RunStore | None = None,
+                          dest: str | os.PathLike | None = None) -> Path:
+    """Compute ``teacher``'s targets on ``data``'s training faces from its members'
+    weights in ``store`` (default: the profile's) and store them at ``dest`` (default:
+    the committed place, ``targets_path``)."""
+    store = store or RunStore(profile_name)
+    if teacher not in TEACHERS:
+        raise ValueError(f"no stored targets of teacher {teacher!r} and no such teacher to "
+                         f"compute them from; teachers: {', '.join(TEACHERS)}")
     members = []
     for name in TEACHERS[teacher]:
         run = store.with_weights(name)
@@ -122,4 +128,4 @@ def write_teacher_targets(teacher: str, data: Any, profile_name: str = "best") -
             raise FileNotFoundError(f"teacher {teacher!r}: run {name!r} has no weights here")
         members.append(load_run_model(run, "cpu"))
     logp = teacher_logp(members, data.train.images)
-    return save_targets(targets_path(teacher, profile_name), data.train.rows, logp)
+    return save_targets(dest or targets_path(teacher, profile_name), data.train.rows, logp)

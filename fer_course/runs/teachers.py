@@ -31,7 +31,7 @@ import torch
 from fer_course.atomic import atomic_open
 from fer_course.home import results_root
 
-__all__ = ["TEACHERS", "save_targets", "targets_path", "teacher_targets"]
+__all__ = ["TEACHERS", "save_targets", "targets_path", "teacher_file", "teacher_targets"]
 
 TEACHERS: dict[str, tuple[str, ...]] = {
     "best": ("best",),  # the only member of the best recipe whose weights are kept
@@ -46,6 +46,23 @@ def targets_path(teacher: str, profile_name: str = "best") -> Path:
     ('best', 'teachers', 'best.npz')
     """
     return results_root() / profile_name / "teachers" / f"{teacher}.npz"
+
+
+def teacher_file(teacher: str, runs_dir: str | os.PathLike) -> Path | None:
+    """The stored targets of ``teacher`` for the runs of the folder ``runs_dir``
+    (``runs/<profile>``): its own ``teachers/`` first, then the committed ones of that
+    profile; ``None`` where neither exists.
+
+    >>> import tempfile
+    >>> teacher_file("best", tempfile.mkdtemp()) is None
+    True
+    """
+    runs_dir = Path(runs_dir)
+    for path in (runs_dir / "teachers" / f"{teacher}.npz",
+                 targets_path(teacher, runs_dir.name)):
+        if path.is_file():
+            return path
+    return None
 
 
 def save_targets(path: str | os.PathLike, rows: Any, logp: Any) -> Path:
