@@ -31,8 +31,10 @@ from fer_course.version import __version__ as __version__
 __all__ = ["CLASSES", "load_pretrained", "predict"]
 
 
-def load_pretrained(name: str = "best", device: Any = None, profile: str | None = None) -> Any:
-    """The shipped network ``name`` (``fer_course.pretrained.load_pretrained``):
+def load_pretrained(name: str | None = None, device: Any = None,
+                    profile: str | None = None) -> Any:
+    """The shipped network ``name`` (default: the course's default network;
+    ``fer_course.pretrained.load_pretrained``):
     ``predict_proba(faces)`` takes gray faces ``[n, 48, 48]`` (uint8 or floats in [0, 1])
     and returns ``[n, 7]`` probabilities in ``CLASSES`` order."""
     from fer_course.pretrained import load_pretrained as load
@@ -40,7 +42,7 @@ def load_pretrained(name: str = "best", device: Any = None, profile: str | None 
     return load(name, device=device, profile=profile)
 
 
-def predict(photo: Any, model: Any = "best", **options: Any) -> Any:
+def predict(photo: Any, model: Any = None, **options: Any) -> Any:
     """One row per face of ``photo``: box, label and 7 probabilities (``fer_course.ops.predict``).
 
     >>> import numpy as np

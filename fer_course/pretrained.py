@@ -18,6 +18,7 @@ import torch
 from fer_course.data.types import CLASSES
 from fer_course.engine.inference import LoadedModel, load_run_model
 from fer_course.runs import REGISTRY, RunStore
+from fer_course.runs.registry import DEFAULT_NETWORK
 from fer_course.runs.store import shipped_weights
 
 __all__ = ["CLASSES", "load_pretrained", "shipped_runs"]
@@ -33,16 +34,18 @@ def shipped_runs() -> dict[str, str]:
     return shipped_weights()
 
 
-def load_pretrained(name: str = "best", device: str | torch.device | None = None,
+def load_pretrained(name: str | None = None, device: str | torch.device | None = None,
                     profile: str | None = None) -> LoadedModel:
-    """The trained network of the committed run ``name`` (of ``profile``; default: the
-    profile whose results hold its weights), in eval mode on ``device``.
+    """The trained network of the committed run ``name`` (default: the course's default
+    network, ``DEFAULT_NETWORK``) of ``profile`` (default: the profile whose results hold
+    its weights), in eval mode on ``device``.
 
     >>> load_pretrained("resnet19")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     FileNotFoundError: no shipped weights for 'resnet19'; shipped: ...
     """
+    name = name or DEFAULT_NETWORK
     shipped = shipped_runs()
     profile = profile or shipped.get(name)
     if profile is None:

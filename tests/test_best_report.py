@@ -113,4 +113,5 @@ def test_a_student_is_compared_with_the_same_network_on_labels_alone() -> None:
     assert report.table.loc["a", "PublicTest accuracy"] == 0.0
     assert abs(report.versus.difference - 0.1) < 1e-12
     assert "above the paper's best single network (0.708)" in report.sentence
+    assert "where the choice is made, `s` is ahead" in report.sentence
     assert set(report.recall.columns) == {"s", "a", "change (points)"}

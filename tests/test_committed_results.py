@@ -22,7 +22,8 @@ def profile_of(path: Path) -> str:
     """The profile a committed run was made under: its folder's name, ablations apart."""
     return path.parent.name.removesuffix(ABLATION)
 IDS = [f"{p.parent.name}/{p.name}" for p in COMMITTED]
-WEIGHTS_LIMIT = 30 * 2**20  # all shipped weights together
+WEIGHTS_LIMIT = 40 * 2**20  # all shipped weights together
+RESULTS_LIMIT = 60 * 10**6  # all of results/: weights, predictions, summaries
 
 
 def test_every_committed_file_is_the_one_the_manifest_names() -> None:
@@ -93,9 +94,13 @@ def test_shipped_weights_are_the_registry_s_and_small() -> None:
     shipped = {p.parent.name for p in results_root().glob("*/*/weights.pt")}
     wanted = {name for name, spec in REGISTRY.items() if spec.ships_weights}
     committed = {p.name for p in COMMITTED}
-    assert shipped == wanted & committed, "weights ship for exactly the registry's runs"
+    assert wanted & committed <= shipped, "a run the registry ships lacks its weights"
+    kept = {name for name in shipped if run_spec(name).keeps_weights}
+    assert shipped == kept, f"weights committed for runs that keep none: {shipped - kept}"
     size = sum(p.stat().st_size for p in results_root().glob("*/*/weights.pt"))
     assert size <= WEIGHTS_LIMIT, f"shipped weights take {size / 2**20:.1f} MiB"
+    everything = sum(p.stat().st_size for p in results_root().rglob("*") if p.is_file())
+    assert everything <= RESULTS_LIMIT, f"results/ takes {everything / 1e6:.1f} MB"
     for path in results_root().glob("*/*/weights.pt"):
         RunFolder(path.parent).load_weights()  # sha256 checked
 

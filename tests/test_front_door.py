@@ -154,3 +154,20 @@ def test_grad_cam_reads_unit_float_faces_like_uint8(model) -> None:
     assert np.allclose(grad_cam(model.model, faces / 255.0), as_uint8)
     with pytest.raises(ValueError, match="divide 0-255 floats by 255"):
         grad_cam(model.model, faces.astype(np.float64))
+
+
+def test_the_default_network_is_the_registry_s_and_shipped() -> None:
+    """``load_pretrained()`` and ``predict`` without a model use ``DEFAULT_NETWORK``, a
+    shipped classifier; a name still loads its own run."""
+    import numpy as np
+
+    import fer_course
+    from fer_course.ops.predict import is_classifier
+    from fer_course.runs.registry import DEFAULT_NETWORK, REGISTRY
+
+    assert REGISTRY[DEFAULT_NETWORK].ships_weights and is_classifier(DEFAULT_NETWORK)
+    faces = np.random.default_rng(1).integers(0, 256, (3, 48, 48), dtype=np.uint8)
+    default = fer_course.load_pretrained().predict_proba(faces)
+    named = fer_course.load_pretrained(DEFAULT_NETWORK).predict_proba(faces)
+    np.testing.assert_array_equal(default, named)
+    assert fer_course.load_pretrained("best").predict_proba(faces).shape == (3, 7)

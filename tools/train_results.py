@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             result = fit_named_run(data[spec.labels], name, run_profile, train_missing=True,
                                    store=run_store, progress=False)
             if result.run.path == run_store.local(name).path:
-                run_store.export(name, ship_weights=spec.ships_weights)
+                run_store.export(name, ship_weights=spec.keeps_weights)
                 results_manifest.main([])
         except Exception:  # one failed run must not stop the queue
             traceback.print_exc()

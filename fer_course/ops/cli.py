@@ -114,11 +114,13 @@ def models_command(args: argparse.Namespace) -> int:
     from fer_course.ops.predict import is_classifier
     from fer_course.pretrained import shipped_runs
     from fer_course.runs import RunStore
+    from fer_course.runs.registry import DEFAULT_NETWORK
 
     for name, profile in sorted(shipped_runs().items()):
         if is_classifier(name):
             accuracy = RunStore(profile).stored(name).read_metrics()["test"]["accuracy"]
             shown = f"classifier, FER-2013 test accuracy {accuracy:.3f}"
+            shown += " (the default)" if name == DEFAULT_NETWORK else ""
         else:
             shown = "autoencoder: reconstructs faces, no classes"
         print(f"{name:<16} {profile:<5} {shown}")
@@ -139,8 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find the faces in each photo and print, per face, its box (x, y, w, h "
                     "in pixels), its label and the probabilities of the 7 classes.")
     predict.add_argument("photos", nargs="+", metavar="PHOTO", help="image files")
-    predict.add_argument("--model", default="best",
-                         help="a shipped network (see 'models'); default: best")
+    predict.add_argument("--model", default=None,
+                         help="a shipped network (see 'models'); default: the course's "
+                              "default network")
     predict.add_argument("--margin", type=float, default=0.2,
                          help="share of a box's side added around it before the crop (0.2)")
     predict.add_argument("--device", default=None, help="cpu, cuda, ...; default: a GPU if any")

@@ -21,6 +21,7 @@ from fer_course.faces.detect import predict_faces
 from fer_course.faces.photos import ImageInput
 from fer_course.pretrained import load_pretrained, shipped_runs
 from fer_course.runs import RunStore
+from fer_course.runs.registry import DEFAULT_NETWORK
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -54,16 +55,18 @@ def _shipped_model(name: str, device: str | None) -> Any:
     return load_pretrained(name, device=device)
 
 
-def predict(photo: ImageInput, model: Any = "best", *, margin: float = 0.2,
+def predict(photo: ImageInput, model: Any = None, *, margin: float = 0.2,
             device: str | None = None) -> pd.DataFrame:
     """One row per face of ``photo``: ``face``, its box ``x, y, w, h``, its ``label`` and
     the probabilities of the 7 classes (``CLASSES``), in reading order of the detector.
 
-    ``model`` is the name of a shipped network (``fer_course.pretrained.shipped_runs()``),
+    ``model`` is the name of a shipped network (``fer_course.pretrained.shipped_runs()``;
+    ``None``: the course's default, ``runs.registry.DEFAULT_NETWORK``),
     or anything ``fer_course.faces.detect.predict_faces`` takes (a loaded model, a run
     folder, a module). ``margin`` widens each box before the crop (0.2: a fifth of its
     side). A photo with no face gives an empty table with the same columns.
     """
+    model = DEFAULT_NETWORK if model is None else model
     loaded = _shipped_model(model, device) if isinstance(model, str) else model
     table = predict_faces(photo, loaded, margin=margin, device=device)
     probabilities = table[list(CLASSES)]

@@ -60,6 +60,17 @@ class RunSpec:
         if self.labels not in ("fer2013", "ferplus"):
             raise ValueError(f"{self.name}: labels must be fer2013 or ferplus")
 
+    @property
+    def keeps_weights(self) -> bool:
+        """Whether its half-precision weights are committed when it is trained: the runs
+        that ship, and every run of the ``best`` recipe (2.4 MB each), since a vote at
+        test time or a teacher may need them later.
+
+        >>> run_spec("best-seed3").keeps_weights, run_spec("resnet18").keeps_weights
+        (True, False)
+        """
+        return self.ships_weights or self.kind == "best"
+
     def profile_under(self, chosen: Profile) -> Profile:
         """The profile this run is made and stored under when a chapter runs under
         ``chosen``: the best recipe's runs under their own profile, ``best`` (except in
@@ -116,6 +127,11 @@ def _entries() -> list[RunSpec]:
 
 REGISTRY: dict[str, RunSpec] = {spec.name: spec for spec in _entries()}
 """Every run the book shows, by name."""
+
+DEFAULT_NETWORK = "best"
+"""The shipped network ``fer_course.predict``, ``load_pretrained()``, the command line and
+chapter 6 use when none is named: of the shipped classifiers, the most accurate on
+PublicTest (chapter 7)."""
 
 _BACKBONE_NAME = re.compile(r"^(?P<arch>[a-z0-9_]+?)(?:-seed(?P<seed>\d+))?(?P<plus>-ferplus)?$")
 
