@@ -85,6 +85,8 @@ def run_chapter(chapter: Path, base: Path,
     out = work / chapter.name
     parameters = {"profile": "smoke", "runs_dir": str(runs_dir),
                   **EXTRA_PARAMETERS.get(chapter.stem, {})}
+    if "live_widgets = " in chapter.read_text():  # a widget cell can stall papermill
+        parameters["live_widgets"] = False
     if background:
         log = work / "papermill.log"
         with log.open("w") as stream:
