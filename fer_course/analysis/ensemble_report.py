@@ -13,7 +13,6 @@ True
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -52,8 +51,8 @@ __all__ = [
     "PAPER_BEST_ENSEMBLE", "PAPER_RULE", "RULES", "EnsembleChoice", "SingleVsEnsemble",
     "advice_sentence", "best_on_validation", "compare_with_best_single", "curve_table",
     "diminishing_returns", "leak_sentence", "leak_table", "mean_leak", "member_runs",
-    "member_table", "reached_share", "recall_change", "recall_sentence", "seed_pool_missing",
-    "seed_pool_runs", "simulated_members", "tie_rate_table", "top_k_states",
+    "member_table", "reached_share", "recall_change", "recall_sentence", "simulated_members",
+    "tie_rate_table", "top_k_states",
 ]
 
 
@@ -319,28 +318,3 @@ def top_k_states(members: EnsembleMembers, rules: Sequence[str] = RULES,
             states[rule].append(state)
     return states
 
-
-def seed_pool_runs(profile: str, runs_dir: str | os.PathLike,
-                   recipe: str = "BestRecipe") -> list:
-    """The finished runs of one recipe that differ only by their seed (``best``,
-    ``best-seed1`` ...), from the run store of ``profile`` (local runs under ``runs_dir``,
-    then the committed ones): a pool of equally made members."""
-    from fer_course.runs import RunStore, run_spec
-
-    return [r for r in RunStore(profile, runs_dir).all()
-            if r.read_settings().get("recipe") == recipe
-            and set(run_spec(r.path.name).options) <= {"seed"}]
-
-
-def seed_pool_missing(runs: Sequence, profile: str) -> str:
-    """What to run when fewer than two ``seed_pool_runs`` are stored (Markdown), with the
-    time one stored run took, from its run card."""
-    from fer_course.runs import RunCard
-
-    took = "".join(
-        f" (`{run.path.name}` took {run.training_seconds() / 60:.0f} "
-        f"min on {RunCard.load(run.file('run_card.json')).device})" for run in runs[:1])
-    return (f"{len(runs)} run(s) of chapter 7's recipe are stored under `{profile}`: the "
-            "second pool needs two or more. Train more seeds with `python "
-            "tools/train_results.py --profile best --runs best-seed1,best-seed2`, each as "
-            f"long as one `best` run{took}.")
