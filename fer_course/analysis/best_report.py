@@ -236,14 +236,15 @@ def student_report(student: Mapping[str, np.ndarray], alone: Mapping[str, np.nda
                       "low": low, "high": high}
         recalls[name] = test["recall"]
     recall = pd.DataFrame(recalls)
-    recall["change (points)"] = [signed_points(v) for v in recall[names[0]] - recall[names[1]]]
+    change = recall[names[0]] - recall[names[1]]
+    recall["change (points)"] = [signed_points(v) for v in change]
     versus = paired_bootstrap(student["test_probs"].argmax(1) == student["test_labels"],
                               alone["test_probs"].argmax(1) == alone["test_labels"],
                               n_boot=n_boot)
     s = rows[names[0]]
     against_paper = ("above" if s["low"] > paper_single else "below" if s["high"] < paper_single
                      else "level with")
-    moved = recall["change (points)"].map(lambda t: float(t)).abs().idxmax()
+    moved = change.abs().idxmax()
     ahead = names[0] if s["PublicTest accuracy"] > rows[names[1]]["PublicTest accuracy"] \
         else names[1]
     sentence = (
