@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 from site_screenshots import browser, wait_until  # noqa: E402
 
 PHONE = 390
-PAGES = [SITE / "book" / "intro.html", *sorted((SITE / "book").glob("0[0-9]_*.html"))]
+PAGES = [SITE / "book" / "intro.html", *sorted((SITE / "book").glob("0[0-9]_*.html")),
+         *sorted((SITE / "book").glob("try_it.html"))]
 
 MEASURE = """
 const column = (document.querySelector('article.bd-article') || document.body)

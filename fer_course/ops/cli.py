@@ -3,12 +3,15 @@
     python -m fer_course predict photo.jpg [more.jpg ...] [--json]
     python -m fer_course data data/fer2013.csv [--json]
     python -m fer_course models
+    python -m fer_course export-web _build/html/_static/demo
     python -m fer_course batch book/02_backbones.ipynb --profile smoke --out batch/smoke
 
 ``predict`` prints one table per photo (a face per row: box, label, the 7 probabilities);
 a photo that cannot be read is reported and the others go on (exit status 1 if any failed).
 ``data`` prints a data file's splits and classes. ``batch`` runs a chapter over many models
 (``fer_course.ops.batch``; needs the ``batch`` extra). ``models`` lists the shipped networks.
+``export-web`` writes the files of the book's live page (``fer_course.ops.web_demo``): the
+network as ONNX, the detector's cascade and the browser runtime.
 
 >>> build_parser().parse_args(["predict", "a.jpg", "--json"]).json
 True
@@ -127,6 +130,21 @@ def models_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def export_web_command(args: argparse.Namespace) -> int:
+    from fer_course.ops.web_demo import write_web_demo
+
+    try:
+        manifest = write_web_demo(args.folder, args.model, args.runtime)
+    except (OSError, ValueError, ImportError) as error:
+        print(f"export-web: {error}", file=sys.stderr)
+        return 1
+    for name, file in manifest["files"].items():
+        print(f"{name:<32} {file['bytes'] / 1e6:7.2f} MB")
+    print(f"{'in all':<32} {manifest['bytes'] / 1e6:7.2f} MB  ({manifest['network']}, "
+          f"{manifest['runtime']})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from fer_course.version import __version__
 
@@ -161,6 +179,17 @@ def build_parser() -> argparse.ArgumentParser:
     models = commands.add_parser("models", help="list the shipped networks",
                                  description="The networks whose weights ship with fer_course.")
     models.set_defaults(handler=models_command)
+
+    web = commands.add_parser(
+        "export-web", help="the network as ONNX, with the files of the book's live page",
+        description="Write model.onnx, cascade.json, onnxruntime-web's files and demo.json "
+                    "into FOLDER (the book build does it into _build/html/_static/demo).")
+    web.add_argument("folder", metavar="FOLDER")
+    web.add_argument("--model", default=None, help="a shipped network; default: the course's")
+    web.add_argument("--runtime", default=None,
+                     help="onnxruntime-web's dist folder (default: node_modules of the "
+                          "checkout, after npm ci)")
+    web.set_defaults(handler=export_web_command)
 
     commands.add_parser(
         "batch", help="run a chapter over many models (papermill, submitit)",
