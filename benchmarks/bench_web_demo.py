@@ -90,7 +90,7 @@ def main() -> None:
 
         agreement = []
         photos = page_test.make_photos(work)
-        for name in ("hopper", "astronaut", "group", "profile", "none", "large"):
+        for name in ("hopper", "astronaut", "group", "profile", "none", "large", "sideways"):
             boxes, expected = page_test.python_answer(photos[name])
             shown = page_test.upload(driver, photos[name])
             same = [face["box"] for face in shown["faces"]] == boxes

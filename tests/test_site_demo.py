@@ -5,10 +5,10 @@ The built site (``FER_SITE_HTML``, set by ``.ci/run`` after the book build) is s
 skipped without them. Photos are uploaded through the page's own file control and the
 page's answer is read back from it: boxes must equal ``fer_course.predict``'s and the
 probabilities agree within 0.01, on real photos (several faces, none, a face turned to
-the side, a large photo); bad files get a message and the page keeps working. A video
-file stands in for the camera (Chromium's fake capture), and the boxes must follow the
-face across it. Without WebAssembly, or with the camera refused, the page says so and
-photos still work.
+the side, a large photo, a phone photo stored on its side); bad files get a message and
+the page keeps working. A video file stands in for the camera (Chromium's fake capture),
+and the boxes must follow the face across it. Without WebAssembly, or with the camera
+refused, the page says so and photos still work.
 """
 
 from __future__ import annotations
@@ -127,6 +127,10 @@ def make_photos(folder: Path) -> dict[str, Path]:
     Image.fromarray(((x + y) * 255 // 1000).astype(np.uint8)).save(folder / "none.png")
     hopper.resize((2731, 3200), Image.Resampling.BICUBIC).save(folder / "large.jpg",
                                                                 quality=92)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: stored on its side, shown turned 90 degrees clockwise
+    hopper.transpose(Image.Transpose.ROTATE_90).save(folder / "sideways.jpg", quality=95,
+                                                     exif=exif)
     (folder / "notes.jpg").write_text("these are notes, not a photo\n")
     (folder / "empty.png").write_bytes(b"")
     Image.new("1", (10_000, 6_000)).save(folder / "huge.png")  # 60 megapixels, 70 KB
@@ -193,7 +197,8 @@ def test_nothing_heavy_loads_before_the_reader_starts(page) -> None:
     assert "MB" in shown["size"], shown["size"]  # the download size, from demo.json
 
 
-@pytest.mark.parametrize("name", ["hopper", "astronaut", "group", "profile", "none", "large"])
+@pytest.mark.parametrize("name", ["hopper", "astronaut", "group", "profile", "none", "large",
+                                  "sideways"])
 def test_the_page_gives_pythons_answer(page, photos, name: str) -> None:
     boxes, probabilities = python_answer(photos[name])
     shown = upload(page, photos[name])

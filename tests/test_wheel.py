@@ -96,3 +96,23 @@ def test_installed_wheel_classifies_a_photo_outside_the_checkout(
     assert "--cluster" in help_text
     script = venv_python.parent / "fer-course"  # the console script
     assert "best  classifier" in run([str(script), "models"], tmp_path, env)
+
+
+def test_installed_wheel_writes_the_live_page(venv_python: Path, tmp_path: Path) -> None:
+    """``export-web`` from an installed wheel: the page's scripts ship as package data."""
+    runtime = tmp_path / "onnxruntime-web" / "dist"
+    runtime.mkdir(parents=True)
+    from fer_course.ops.web_demo import PAGE_FILES, RUNTIME_FILES
+
+    for name in RUNTIME_FILES:
+        (runtime / name).write_text("stand-in for the npm package's file")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("FER_COURSE") and k != "PYTHONPATH"}
+    env["HOME"] = str(tmp_path)
+    printed = run([str(venv_python), "-m", "fer_course", "export-web", "site",
+                   "--runtime", str(runtime)], tmp_path, env)
+    assert "model.onnx" in printed
+    for name in (*PAGE_FILES, "model.onnx", "cascade.json", "demo.json"):
+        assert (tmp_path / "site" / name).stat().st_size > 0, name
+    assert (tmp_path / "site" / "page.js").read_bytes() == (
+        ROOT / "fer_course" / "web" / "page.js").read_bytes()

@@ -79,6 +79,18 @@ async function ready() {
   return engine;
 }
 
+// ready(), or a message that says what failed to load (null then).
+async function readyOrSay() {
+  try {
+    return await ready();
+  } catch (error) {
+    engine = null;
+    say(`The detector or the network could not be loaded (${error.message || error}). `
+        + 'Reload the page to try again.', 'error');
+    return null;
+  }
+}
+
 // Faces of a gray image: boxes, and their probabilities when the network can run.
 async function analyse(gray, width, height) {
   const {session, ort, cascade, classes} = await ready();
@@ -106,16 +118,18 @@ function argmax(values) {
   return values.reduce((best, v, i) => (v > values[best] ? i : best), 0);
 }
 
-// The picture with its boxes and labels, drawn at most SHOWN_SIDE px wide.
+// The picture with its boxes and labels, drawn at the size it is shown (sharp on a phone's
+// screen too), at most SHOWN_SIDE px.
 function draw(source, width, height, result) {
-  const shrink = Math.min(1, SHOWN_SIDE / Math.max(width, height));
+  const ratio = window.devicePixelRatio || 1;
+  const shown = (view.parentElement.clientWidth || width) * ratio;
+  const shrink = Math.min(1, shown / width, SHOWN_SIDE / Math.max(width, height));
   view.width = Math.round(width * shrink);
   view.height = Math.round(height * shrink);
   const context = view.getContext('2d');
   context.drawImage(source, 0, 0, view.width, view.height);
-  const line = Math.max(2, Math.round(view.width / 300));
-  context.lineWidth = line;
-  context.font = `${Math.max(14, Math.round(view.width / 40))}px sans-serif`;
+  context.lineWidth = 2 * ratio;
+  context.font = `${Math.round(15 * ratio)}px sans-serif`;
   context.textBaseline = 'bottom';
   result.boxes.forEach((box, i) => {
     const [x, y, w, h] = [box.x, box.y, box.w, box.h].map((v) => v * shrink);
@@ -212,9 +226,9 @@ async function photoChosen(file) {
     return say(`${name} is ${width} × ${height} px, over ${MAX_PIXELS / 1e6} megapixels: `
                + 'save a smaller copy (the detector works on at most 1600 px anyway).', 'error');
   }
+  stopCamera();
+  if (!await readyOrSay()) return;
   try {
-    stopCamera();
-    await ready();
     say(`Looking for faces in ${name}…`, 'working');
     const bitmap = await createImageBitmap(file, {imageOrientation: 'from-image',
                                                   colorSpaceConversion: 'none',
@@ -297,8 +311,8 @@ async function toggleCamera() {
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
     return say(cameraProblem(null), 'error');
   }
+  if (!await readyOrSay()) return;
   try {
-    await ready();
     say('Asking for the camera…', 'working');
     stream = await navigator.mediaDevices.getUserMedia(
       {video: {width: {ideal: 640}, height: {ideal: 480}}, audio: false});
