@@ -258,7 +258,7 @@ function cameraProblem(error) {
       + 'localhost is needed).';
   }
   if (error && error.name === 'NotAllowedError') {
-    return 'The camera was refused. Allow it in the address bar to use it; photos still work.';
+    return 'The camera was refused. Allow it in the address bar to use it. Photos still work.';
   }
   if (error && (error.name === 'NotFoundError' || error.name === 'OverconstrainedError')) {
     return 'No camera was found. Photos still work.';
