@@ -17,6 +17,7 @@ browser is no slower. Results go to ``benchmarks/results/web-demo-<machine>.md``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -49,8 +50,8 @@ def main() -> None:
 
     site = page_test.SITE
     manifest = json.loads((site / "_static" / "demo" / "demo.json").read_text())
-    server = page_test.serve(site)
-    server_url = server.__enter__()
+    stack = contextlib.ExitStack()  # the server stops with the browser, whatever happens
+    server_url = stack.enter_context(page_test.serve(site))
     work = Path(os.environ.get("TMPDIR", "/tmp")) / "bench_web_demo"
     work.mkdir(exist_ok=True)
 
@@ -119,7 +120,7 @@ def main() -> None:
                         f"face{'' if len(shown['faces']) == 1 else 's'} |")
     finally:
         driver.quit()
-        server.__exit__(None, None, None)
+        stack.close()
 
     text = "\n".join([
         f"# The live page in headless Chromium ({date.today()})", "",

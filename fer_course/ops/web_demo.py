@@ -160,6 +160,13 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _package_version(package_json: Path) -> str:
+    """The version an npm package's ``package.json`` names, or says that it is unknown."""
+    if not package_json.is_file():
+        return "(version unknown)"
+    return str(json.loads(package_json.read_text(encoding="utf-8")).get("version", "(unknown)"))
+
+
 def write_web_demo(folder: str | os.PathLike, name: str | None = None,
                    runtime: str | os.PathLike | None = None) -> dict[str, Any]:
     """Write the live page's files into ``folder``: its ``PAGE_FILES``, ``model.onnx``,
@@ -194,11 +201,9 @@ def write_web_demo(folder: str | os.PathLike, name: str | None = None,
     test = run.read_metrics()["test"]
     files = {f: {"bytes": (folder / f).stat().st_size, "sha256": _sha256(folder / f)}
              for f in ("model.onnx", "cascade.json", *RUNTIME_FILES)}
-    package = json.loads((runtime.parent / "package.json").read_text(encoding="utf-8")) \
-        if (runtime.parent / "package.json").is_file() else {}
     manifest = {
         "network": name,
-        "runtime": f"onnxruntime-web {package.get('version', '(version unknown)')}",
+        "runtime": f"onnxruntime-web {_package_version(runtime.parent / 'package.json')}",
         "fer_course": __version__,
         "classes": list(CLASSES),
         "input": {"name": ONNX_INPUT, "shape": ["N", 1, 48, 48], "type": "float32",
