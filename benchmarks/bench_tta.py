@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from fer_course.analysis.significance import paired_bootstrap
 from fer_course.atomic import atomic_write_text
 from fer_course.data import load_fer2013
 from fer_course.devices import describe_device, machine_tag
@@ -65,15 +66,6 @@ def probabilities(model: torch.nn.Module, images: torch.Tensor, view_set: str) -
     return torch.cat(chunks).numpy()
 
 
-def paired_interval(better: np.ndarray, base: np.ndarray, seed: int = 0) -> tuple[float, float]:
-    """95 % bootstrap interval of the accuracy difference (points) of two right/wrong
-    vectors on the same faces."""
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(base), (2000, len(base)))
-    diff = 100 * (better[draws].mean(1) - base[draws].mean(1))
-    return float(np.percentile(diff, 2.5)), float(np.percentile(diff, 97.5))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)
@@ -98,11 +90,11 @@ def main() -> None:
     for name, model in models.items():
         right = {v: probabilities(model, data.test.images, v).argmax(1) == labels
                  for v in ("mirror", chosen)}
-        low, high = paired_interval(right[chosen], right["mirror"])
+        paired = paired_bootstrap(right[chosen], right["mirror"])
         private_rows.append(
             f"| `{name}` | {right['mirror'].mean():.4f} | {right[chosen].mean():.4f} | "
-            f"{100 * (right[chosen].mean() - right['mirror'].mean()):+.1f} "
-            f"({low:+.1f} to {high:+.1f}) |")
+            f"{100 * paired.difference:+.1f} ({100 * paired.low:+.1f} to "
+            f"{100 * paired.high:+.1f}) |")
     public_rows = [f"| `{n}` | " + " | ".join(f"{public[n][v]:.4f}" for v in VIEW_SETS) + " |"
                    for n in networks]
     text = "\n".join([

@@ -41,7 +41,7 @@ pytest.importorskip("selenium")
 skimage_data = pytest.importorskip("skimage.data")
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-from site_screenshots import wait_until  # noqa: E402
+from site_screenshots import browser, wait_until  # noqa: E402
 
 from fer_course import predict  # noqa: E402
 from fer_course.data.types import CLASSES  # noqa: E402
@@ -79,16 +79,8 @@ def site_url():
 
 
 def chromium(*flags: str, prefs: dict | None = None):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", *flags):
-        options.add_argument(flag)
-    if prefs:
-        options.add_experimental_option("prefs", prefs)
-    driver = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
+    """``site_screenshots.browser`` in a 1280 x 1000 window."""
+    driver = browser(*flags, prefs=prefs)
     driver.set_window_size(1280, 1000)
     return driver
 

@@ -130,8 +130,9 @@ def local_copy(site: Path, es5: Path, into: Path) -> list[Path]:
     return pages
 
 
-def browser() -> Any:
-    """Headless Chromium through selenium (Debian's chromium and chromedriver)."""
+def browser(*flags: str, prefs: dict[str, Any] | None = None) -> Any:
+    """Headless Chromium through selenium (Debian's chromium and chromedriver), with extra
+    command-line ``flags`` and profile ``prefs`` (a fake camera, a blocked permission)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -140,8 +141,10 @@ def browser() -> Any:
     if chromium:
         options.binary_location = chromium
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--hide-scrollbars",
-                 "--allow-file-access-from-files"):
+                 "--allow-file-access-from-files", *flags):
         options.add_argument(flag)
+    if prefs:
+        options.add_experimental_option("prefs", prefs)
     driver_path = shutil.which("chromedriver")
     return webdriver.Chrome(options=options,
                             service=Service(driver_path) if driver_path else None)
