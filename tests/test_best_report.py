@@ -115,3 +115,31 @@ def test_a_student_is_compared_with_the_same_network_on_labels_alone() -> None:
     assert "above the paper's best single network (0.708)" in report.sentence
     assert "where the choice is made, `s` is ahead" in report.sentence
     assert set(report.recall.columns) == {"s", "a", "change (points)"}
+
+
+def test_students_share_one_table_with_the_network_they_are_set_against() -> None:
+    import numpy as np
+    import pytest
+
+    from fer_course.analysis.best_report import student_report, students_table
+
+    classes = ["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"]
+    labels = np.arange(700) % 7
+    eye = np.eye(7)
+
+    def run(correct: int) -> dict:
+        probs = np.where((np.arange(700) < correct)[:, None], eye[labels], eye[(labels + 1) % 7])
+        return {"val_probs": probs, "val_labels": labels, "test_probs": probs,
+                "test_labels": labels}
+
+    alone = run(560)
+    reports = [student_report(run(n), alone, (name, "a"), classes, 0.708, n_boot=200)
+               for name, n in (("s1", 630), ("s2", 490))]
+    table = students_table(reports)
+    assert table.index.tolist() == ["s1", "s2", "a"]
+    assert table["test accuracy"].tolist() == [0.9, 0.7, 0.8]
+    other = student_report(run(600), run(100), ("s3", "b"), classes, 0.708, n_boot=200)
+    with pytest.raises(ValueError, match="different networks"):
+        students_table([reports[0], other])
+    with pytest.raises(ValueError, match="no student"):
+        students_table([])

@@ -294,7 +294,7 @@ KEY_NUMBER_CHECKS = {
     and n["mixed_members"] == n["ensemble_members"] + n["mixed_variants"]
     and n["mixed_low"] <= n["mixed_test"]
     and n["ensemble_test"] is not None and 0 <= n["prior_power"] <= 1
-    and n["student_test"] is not None,
+    and set(n["student_test"]) == {"best-distilled", "best-distilled-vote3"},
 }
 
 
@@ -405,8 +405,8 @@ def chapter7_recomputed(n: dict, runs: Path) -> list:
     for ingredient, row in n["ablation"].items():
         run = names.get(ingredient, f"best-e{n['ablation_epochs']}-no-{ingredient}")
         pairs.append((row["test accuracy"], round(stored_accuracy(runs / run, "test"), 6)))
-    if n["student_test"] is not None:  # the distilled student, from its own predictions
-        pairs.append((n["student_test"], stored_accuracy(runs / "best-distilled", "test")))
+    for student, accuracy in n["student_test"].items():  # from each student's predictions
+        pairs.append((accuracy, stored_accuracy(runs / student, "test")))
     if n["ensemble_rule"] == "soft":
         pairs.append((n["ensemble_test"],
                       soft_vote_accuracy([runs / m for m in n["member_names"]])))

@@ -204,3 +204,38 @@ def test_the_best_network_meets_the_course_s_targets(real_data_path: Path) -> No
     assert metrics["per_class_recall"][1] >= 0.50  # Disgust
     card = RunCard.load(run.file(run.CARD))
     assert card.device.startswith("cpu") and run.training_seconds() <= 3600
+
+
+def test_every_teacher_of_a_registry_student_can_be_rebuilt_from_the_results() -> None:
+    """A student needs its teacher's targets: committed, or computable from the committed
+    weights of every member of the vote (``runs.teachers.TEACHERS``)."""
+    from fer_course.runs.store import RunStore
+    from fer_course.runs.teachers import TEACHERS, targets_path
+
+    store = RunStore("best")
+    for name, spec in REGISTRY.items():
+        teacher = spec.options.get("teacher")
+        if teacher is None:
+            continue
+        assert teacher in TEACHERS, f"{name}: no teacher {teacher!r}"
+        members = [store.stored(m) for m in TEACHERS[teacher]]
+        assert all(run_spec(m.path.name).keeps_weights for m in members)
+        stored = targets_path(teacher).is_file()
+        assert stored or all(m.has_weights() for m in members), (
+            f"{name}: teacher {teacher!r} has neither stored targets nor every member's "
+            "weights")
+
+
+def test_the_default_network_is_the_shipped_classifier_best_on_public_test() -> None:
+    """``DEFAULT_NETWORK`` is chosen on PublicTest, never on the test faces: of the shipped
+    FER-2013 classifiers, the one with the highest stored PublicTest accuracy."""
+    import json
+
+    from fer_course.ops.predict import is_classifier
+    from fer_course.runs.registry import DEFAULT_NETWORK
+
+    public = {p.name: json.loads(RunFolder(p).file(RunFolder.METRICS).read_text())["val"]
+              ["accuracy"] for p in COMMITTED
+              if p.name in REGISTRY and REGISTRY[p.name].ships_weights
+              and is_classifier(p.name) and REGISTRY[p.name].labels == "fer2013"}
+    assert max(public, key=public.get) == DEFAULT_NETWORK, public

@@ -38,6 +38,7 @@ from fer_course.paper import PAPER_BEST_ENSEMBLE, PAPER_MULTITASK, PAPER_TABLE5
 from fer_course.runs import RunCard, RunStore
 from fer_course.runs.folder import RunFolder
 from fer_course.runs.recipes import data_fingerprint
+from fer_course.runs.teachers import TEACHERS
 
 INTRO = Path(__file__).resolve().parents[1] / "book" / "intro.md"
 BLOCKS = ("site-profile", "results-at-a-glance")
@@ -50,6 +51,7 @@ KIND_NAMES = {"BackboneRecipe": "backbones", "reconstruct": "autoencoder alone",
 BEST_SEEDS = ("best", *(f"best-seed{k}" for k in range(1, 5)))  # chapter 7's ensemble pool
 # chapter 7's second pool adds these full-length runs of the recipe without affine moves
 BEST_VARIANTS = ("best-no-affine", *(f"best-seed{k}-no-affine" for k in range(1, 3)))
+STUDENTS = ("best-distilled", "best-distilled-vote3")  # chapter 7's distilled networks
 ARCH_NAMES = {"resnet18": "ResNet18", "resnet34": "ResNet34", "resnet50": "ResNet50",
               "densenet121": "DenseNet121", "densenet169": "DenseNet169",
               "resnext50_32x4d": "ResNeXt50-32x4d", "resnext101_32x8d": "ResNeXt101-32x8d"}
@@ -199,17 +201,10 @@ def best_rows(store: RunStore, data: Any) -> list[Row]:
                            f"weights, {s['image_size']} px, {s['epochs']} epochs",
                            p["test_probs"].argmax(1) == p["test_labels"],
                            training_minutes(run), device_of(run), 7)]
-    student = store.find("best-distilled")
-    if student is not None:
-        p, s = _labels(student, data), student.read_settings()
-        teacher = run.training_seconds() / 60 if run is not None else 0.0
-        rows.append(course_row(
-            "course, `best`", f"the distilled student (`best-distilled`): the same network "
-            f"and {s['epochs']} epochs, taught by `{s['teacher']}`'s stored probabilities "
-            f"(α = {s['distill']:g}, T = {s['temperature']:g}); training time its own "
-            f"plus its teacher's {teacher:.0f} min",
-            p["test_probs"].argmax(1) == p["test_labels"],
-            training_minutes(student) + teacher, device_of(student), 7))
+    for name in STUDENTS:
+        student = store.find(name)
+        if student is not None:
+            rows.append(student_row(store, student, data))
     found = {name: r for name in BEST_SEEDS if (r := store.find(name)) is not None}
     if len(found) < 2:
         rows.append(course_row("course, `best`", f"vote of the recipe's seeds ({len(found)} "
@@ -225,6 +220,23 @@ def best_rows(store: RunStore, data: Any) -> list[Row]:
                              f"vote of the {len(found)} seeds and {len(variants)} "
                              f"run{'s' if len(variants) > 1 else ''} without affine moves"))
     return rows
+
+
+def student_row(store: RunStore, student: RunFolder, data: Any) -> Row:
+    """A distilled student, its training minutes counted with its teacher's (the summed
+    minutes of the vote's members, ``runs.teachers.TEACHERS``)."""
+    p, s = _labels(student, data), student.read_settings()
+    members = [store.find(name) for name in TEACHERS[s["teacher"]]]
+    teacher = sum(m.training_seconds() / 60 for m in members if m is not None)
+    who = (f"`{s['teacher']}`" if len(members) == 1 else
+           f"the vote of {', '.join(f'`{n}`' for n in TEACHERS[s['teacher']])}")
+    return course_row(
+        "course, `best`", f"the distilled student (`{student.path.name}`): the same network "
+        f"and {s['epochs']} epochs, taught by {who} through stored probabilities "
+        f"(α = {s['distill']:g}, T = {s['temperature']:g}); training time its own plus its "
+        f"teacher's {teacher:.0f} min",
+        p["test_probs"].argmax(1) == p["test_labels"],
+        training_minutes(student) + teacher, device_of(student), 7)
 
 
 def vote_row(predictions: dict[str, dict[str, Any]], runs: dict[str, Any], what: str) -> Row:

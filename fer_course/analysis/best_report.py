@@ -14,7 +14,7 @@ both get wrong cancel out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +28,9 @@ from fer_course.paper import PAPER_BEST_ENSEMBLE, PAPER_MULTITASK, PAPER_TABLE5
 
 __all__ = ["StudentReport", "ablation_table", "accuracy_interval", "choose_prior_power",
            "disagreement", "ensemble_of", "paper_comparison", "prior_adjusted", "scores",
-           "seed_ensembles", "signed_points", "student_report", "verdict_at_length",
+           "seed_ensembles", "signed_points", "student_report", "students_table",
+           "teacher_sentence",
+           "verdict_at_length",
            "worth_sentence", "worth_summary"]
 
 
@@ -259,6 +261,53 @@ def student_report(student: Mapping[str, np.ndarray], alone: Mapping[str, np.nda
         f"moved most: {moved}, {recall.loc[moved, 'change (points)']} points.")
     table = pd.DataFrame(rows).T.drop(columns=["low", "high"])
     return StudentReport(table, recall, versus, sentence)
+
+
+def teacher_sentence(teacher: str, members: Mapping[str, Mapping[str, np.ndarray]],
+                     minutes: float) -> str:
+    """What a teacher is: its members, the PublicTest accuracy of their soft vote against
+    its best member, and their training ``minutes`` in all (a student's hidden cost).
+    ``members`` maps each run to its predictions (``val_probs``, ``val_labels``).
+
+    >>> eye, labels = np.eye(7), np.arange(4)
+    >>> one = {"val_probs": eye[[0, 1, 2, 0]], "val_labels": labels}
+    >>> two = {"val_probs": eye[[0, 1, 0, 3]], "val_labels": labels}
+    >>> three = {"val_probs": eye[[1, 1, 2, 3]], "val_labels": labels}
+    >>> teacher_sentence("t", {"a": one, "b": two, "c": three}, 110.4)[:72]
+    'The teacher `t` is the soft vote of `a`, `b`, `c`: 1.000 on PublicTest ('
+    >>> teacher_sentence("t", {"a": one, "b": two, "c": three}, 110.4)[72:]
+    'its best member 0.750), trained in 110 minutes in all.'
+    """
+    if not members:
+        raise ValueError(f"teacher {teacher!r} has no member")
+    alone = {n: accuracy(p["val_probs"].argmax(1), p["val_labels"]) for n, p in members.items()}
+    first = next(iter(members.values()))
+    vote = accuracy(np.mean([p["val_probs"] for p in members.values()], 0).argmax(1),
+                    first["val_labels"])
+    what = ("the network" if len(members) == 1 else "the soft vote of") + " " + ", ".join(
+        f"`{n}`" for n in members)
+    best = f" (its best member {max(alone.values()):.3f})" if len(members) > 1 else ""
+    return (f"The teacher `{teacher}` is {what}: {vote:.3f} on PublicTest{best}, trained in "
+            f"{minutes:.0f} minutes in all.")
+
+
+def students_table(reports: Iterable[StudentReport]) -> pd.DataFrame:
+    """One table of several students set against the same network: each student's row,
+    then that network's once (``StudentReport.table`` rows, in the order given).
+
+    >>> row = lambda name, acc: pd.DataFrame({"test accuracy": [acc]}, index=[name])
+    >>> report = lambda s, acc: StudentReport(pd.concat([row(s, acc), row("best", 0.70)]),
+    ...                                       None, None, "")
+    >>> students_table([report("a", 0.69), report("b", 0.71)]).index.tolist()
+    ['a', 'b', 'best']
+    """
+    tables = [report.table for report in reports]
+    if not tables:
+        raise ValueError("no student to show")
+    against = {table.index[1] for table in tables}
+    if len(against) != 1:
+        raise ValueError(f"the students are set against different networks: {sorted(against)}")
+    return pd.concat([*(table.iloc[:1] for table in tables), tables[0].iloc[1:]])
 
 
 def disagreement(probs: Mapping[str, np.ndarray]) -> pd.DataFrame:

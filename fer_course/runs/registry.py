@@ -121,6 +121,10 @@ def _entries() -> list[RunSpec]:
             # distilled from the stored targets of the teacher ``best`` (runs.teachers)
             RunSpec("best-distilled", "best",
                     {"teacher": "best", "distill": 0.5, "temperature": 2.0}, chapters=(7,),
+                    ships_weights=True),
+            # the same student taught by a vote of three (teachers.TEACHERS["vote3"])
+            RunSpec("best-distilled-vote3", "best",
+                    {"teacher": "vote3", "distill": 0.5, "temperature": 2.0}, chapters=(7,),
                     ships_weights=True)]
     return [*backbone, *seeds, *ferplus, *autoencoders, *chapter4, *multitask, *best]
 

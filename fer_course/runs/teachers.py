@@ -34,7 +34,10 @@ from fer_course.home import results_root
 __all__ = ["TEACHERS", "save_targets", "targets_path", "teacher_file", "teacher_targets"]
 
 TEACHERS: dict[str, tuple[str, ...]] = {
-    "best": ("best",),  # the only member of the best recipe whose weights are kept
+    "best": ("best",),  # a born-again student's teacher: the network itself
+    # the best vote of three on PublicTest (0.705) among those holding both runs whose
+    # weights were kept when it was chosen (best, best-seed1), with a no-affine variant
+    "vote3": ("best", "best-seed1", "best-seed1-no-affine"),
 }
 """Every teacher by name: the runs (of the ``best`` profile) whose vote it is."""
 
