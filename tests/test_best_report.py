@@ -143,3 +143,22 @@ def test_students_share_one_table_with_the_network_they_are_set_against() -> Non
         students_table([reports[0], other])
     with pytest.raises(ValueError, match="no student"):
         students_table([])
+
+
+def test_a_student_table_keeps_its_numbers_as_numbers() -> None:
+    """``readable`` rounds float columns only: the transposed table must not leave them as
+    objects."""
+    import numpy as np
+
+    from fer_course.analysis.best_report import student_report
+    from fer_course.views.reading import readable
+
+    labels = np.arange(70) % 7
+    probs = np.eye(7)[labels]
+    runs = {"val_probs": probs, "val_labels": labels, "test_probs": probs,
+            "test_labels": labels}
+    classes = ["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"]
+    table = student_report(runs, runs, ("s", "a"), classes, 0.708,
+                           n_boot=100).table
+    assert table["test accuracy"].dtype.kind == "f"
+    assert readable(table).loc["s", "PublicTest accuracy"] == "1.000"

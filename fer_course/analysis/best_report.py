@@ -259,7 +259,7 @@ def student_report(student: Mapping[str, np.ndarray], alone: Mapping[str, np.nda
         f"({s['PublicTest accuracy']:.3f} for the student, "
         f"{rows[names[1]]['PublicTest accuracy']:.3f} for `{names[1]}`). The recall that "
         f"moved most: {moved}, {recall.loc[moved, 'change (points)']} points.")
-    table = pd.DataFrame(rows).T.drop(columns=["low", "high"])
+    table = pd.DataFrame(rows).T.drop(columns=["low", "high"]).infer_objects()
     return StudentReport(table, recall, versus, sentence)
 
 
