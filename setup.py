@@ -27,6 +27,8 @@ class BuildWithShippedRuns(build_py):
         target = Path(self.build_lib) / "fer_course" / "shipped"
         for weights in sorted(results.glob("*/*/weights.pt")):
             run = weights.parent
+            if run.parent.name.endswith("-ablation"):  # kept for teachers, not shipped
+                continue
             dest = target / run.parent.name / run.name
             dest.mkdir(parents=True, exist_ok=True)
             for name in SHIPPED_FILES:

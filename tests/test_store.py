@@ -113,3 +113,19 @@ def test_ablation_runs_of_the_best_recipe_are_stored_apart(tmp_path: Path) -> No
     for name in ("best-e12", "best-e12-no-erasing", "best-no-balance"):
         assert store.stored(name).path == tmp_path / "results" / "best-ablation" / name
     assert store.local("best-e12").path == tmp_path / "runs" / "best-e12"
+
+
+def test_an_ablation_run_with_weights_ships_nothing(finished, tmp_path: Path,
+                                                    monkeypatch) -> None:
+    """A run of ``best-ablation/`` keeps its weights for a teacher; it is not a shipped
+    network, and its folder is no profile of its own."""
+    from fer_course.runs.store import shipped_weights
+
+    _, _, stored = finished
+    results = tmp_path / "results"
+    for folder, name in (("best", "best"), ("best-ablation", "best-seed1-no-affine")):
+        (results / folder / name).mkdir(parents=True)
+        for file in stored.iterdir():
+            (results / folder / name / file.name).write_bytes(file.read_bytes())
+    monkeypatch.setenv("FER_COURSE_RESULTS", str(results))
+    assert shipped_weights() == {"best": "best"}

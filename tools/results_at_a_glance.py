@@ -35,7 +35,7 @@ import numpy as np
 from fer_course.analysis import best_report, ensemble_report
 from fer_course.analysis.ensemble import EnsembleMembers
 from fer_course.paper import PAPER_BEST_ENSEMBLE, PAPER_MULTITASK, PAPER_TABLE5
-from fer_course.runs import RunCard, RunStore
+from fer_course.runs import REGISTRY, RunCard, RunStore
 from fer_course.runs.folder import RunFolder
 from fer_course.runs.recipes import data_fingerprint
 from fer_course.runs.teachers import TEACHERS
@@ -51,7 +51,8 @@ KIND_NAMES = {"BackboneRecipe": "backbones", "reconstruct": "autoencoder alone",
 BEST_SEEDS = ("best", *(f"best-seed{k}" for k in range(1, 5)))  # chapter 7's ensemble pool
 # chapter 7's second pool adds these full-length runs of the recipe without affine moves
 BEST_VARIANTS = ("best-no-affine", *(f"best-seed{k}-no-affine" for k in range(1, 3)))
-STUDENTS = ("best-distilled", "best-distilled-vote3")  # chapter 7's distilled networks
+# chapter 7's distilled networks: the registry's runs taught by a teacher
+STUDENTS = tuple(name for name, spec in REGISTRY.items() if "teacher" in spec.options)
 ARCH_NAMES = {"resnet18": "ResNet18", "resnet34": "ResNet34", "resnet50": "ResNet50",
               "densenet121": "DenseNet121", "densenet169": "DenseNet169",
               "resnext50_32x4d": "ResNeXt50-32x4d", "resnext101_32x8d": "ResNeXt101-32x8d"}

@@ -29,9 +29,7 @@ from fer_course.paper import PAPER_BEST_ENSEMBLE, PAPER_MULTITASK, PAPER_TABLE5
 __all__ = ["StudentReport", "ablation_table", "accuracy_interval", "choose_prior_power",
            "disagreement", "ensemble_of", "paper_comparison", "prior_adjusted", "scores",
            "seed_ensembles", "signed_points", "student_report", "students_table",
-           "teacher_sentence",
-           "verdict_at_length",
-           "worth_sentence", "worth_summary"]
+           "teacher_sentence", "verdict_at_length", "worth_sentence", "worth_summary"]
 
 
 def signed_points(fraction: float) -> str:

@@ -117,13 +117,18 @@ class RunStore:
 
 def shipped_weights() -> dict[str, str]:
     """``{run name: profile}`` of every committed run whose weights ship, across the
-    profiles of the results root (the first profile in name order wins a name).
+    profiles of the results root (the first profile in name order wins a name); the
+    ablation runs' folders (``<profile>-ablation``) are not profiles and ship nothing.
 
     >>> shipped_weights().get("multitask-lam1")
     'cpu'
     """
     root, found = results_root(), {}
-    for profile in sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else ():
+    # an ablation folder is no profile: its runs keep weights for a teacher, none ships
+    folders = root.iterdir() if root.is_dir() else ()
+    profiles = sorted(p.name for p in folders
+                      if p.is_dir() and not p.name.endswith(ABLATION_SUFFIX))
+    for profile in profiles:
         for run in RunStore(profile).committed(ablations=False):
             if run.has_weights():
                 found.setdefault(run.name, profile)
