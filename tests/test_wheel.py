@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from fer_course.runs.store import shipped_weights
+
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
@@ -59,10 +61,11 @@ def venv_python(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_wheel_holds_the_shipped_weights_and_no_predictions(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     shipped = {n for n in names if n.startswith("fer_course/shipped/")}
-    expected = {f"fer_course/shipped/{p.parent.parent.name}/{p.parent.name}/{f}"
-                for p in (ROOT / "results").glob("*/*/weights.pt")
+    expected = {f"fer_course/shipped/{profile}/{name}/{f}"
+                for name, profile in shipped_weights().items()
                 for f in ("weights.pt", "weights.json", "metrics.json")}
     assert expected and expected <= shipped
+    assert not any(n.split("/")[2].endswith("-ablation") for n in shipped)  # kept, not shipped
     assert not any(n.endswith("predictions.npz") for n in names)
     metadata = zipfile.ZipFile(wheel).read(
         next(n for n in names if n.endswith("METADATA"))).decode()
