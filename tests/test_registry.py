@@ -39,7 +39,7 @@ def test_entries_set_what_their_names_say() -> None:
     assert run_spec("resnet18-ferplus").labels == "ferplus"
     shipped = {name for name, spec in REGISTRY.items() if spec.ships_weights}
     assert shipped == {"autoencoder-200", "autoencoder-500", "multitask-lam1", "best",
-                       "best-distilled", "best-distilled-vote3"}
+                       "best-distilled", "best-distilled-vote3", "best-distilled-vote3-views8"}
 
 
 def test_names_outside_the_registry_follow_the_patterns() -> None:

@@ -38,7 +38,7 @@ from fer_course.paper import PAPER_BEST_ENSEMBLE, PAPER_MULTITASK, PAPER_TABLE5
 from fer_course.runs import REGISTRY, RunCard, RunStore
 from fer_course.runs.folder import RunFolder
 from fer_course.runs.recipes import data_fingerprint
-from fer_course.runs.teachers import TEACHERS
+from fer_course.runs.teachers import TEACHERS, targets_path, targets_seconds
 
 INTRO = Path(__file__).resolve().parents[1] / "book" / "intro.md"
 BLOCKS = ("site-profile", "results-at-a-glance")
@@ -231,9 +231,14 @@ def student_row(store: RunStore, student: RunFolder, data: Any) -> Row:
     teacher = sum(m.training_seconds() / 60 for m in members if m is not None)
     who = (f"`{s['teacher']}`" if len(members) == 1 else
            f"the vote of {', '.join(f'`{n}`' for n in TEACHERS[s['teacher']])}")
+    how, views = "through stored probabilities", s.get("teacher_views") or 0
+    if views:  # consistent teaching: the answers on the views cost minutes of their own
+        answers = targets_path(s["teacher"], "best", views)
+        teacher += (targets_seconds(answers) or 0) / 60 if answers.is_file() else 0
+        how = f"through its stored answers on {views} views of each face, as the student sees them"
     return course_row(
         "course, `best`", f"the distilled student (`{student.path.name}`): the same network "
-        f"and {s['epochs']} epochs, taught by {who} through stored probabilities "
+        f"and {s['epochs']} epochs, taught by {who} {how} "
         f"(α = {s['distill']:g}, T = {s['temperature']:g}); training time its own plus its "
         f"teacher's {teacher:.0f} min",
         p["test_probs"].argmax(1) == p["test_labels"],

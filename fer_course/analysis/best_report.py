@@ -289,6 +289,22 @@ def teacher_sentence(teacher: str, members: Mapping[str, Mapping[str, np.ndarray
             f"{minutes:.0f} minutes in all.")
 
 
+def views_sentence(student: str, teacher: str, views: int, seconds: float | None) -> str:
+    """How a consistently taught student got its targets: the teacher's answers on
+    ``views`` stored views of each training face, and what they cost.
+
+    >>> views_sentence("s", "t", 8, 2040.0)[:50]
+    "`s` learns from `t`'s answers on 8 stored views of"
+    >>> views_sentence("s", "t", 8, 2040.0)[-56:]
+    "computed in 34 minutes on top of the teacher's training."
+    """
+    cost = (f", computed in {seconds / 60:.0f} minutes on top of the teacher's training"
+            if seconds is not None else "")
+    return (f"`{student}` learns from `{teacher}`'s answers on {views} stored views of every "
+            "training face (moved, zoomed, mirrored and partly erased, as the student sees "
+            f"them){cost}.")
+
+
 def students_table(reports: Iterable[StudentReport]) -> pd.DataFrame:
     """One table of several students set against the same network: each student's row,
     then that network's once (``StudentReport.table`` rows, in the order given).

@@ -18,9 +18,10 @@ import torch
 import torch.nn.functional as F
 
 from fer_course.augment import FaceAugment, face_eval_input, face_train_input
+from fer_course.augment.small_faces import apply_augment
 from fer_course.data.types import FERData
 from fer_course.devices import pick_device
-from fer_course.engine.inference import write_teacher_targets
+from fer_course.engine.inference import write_teacher_targets, write_teacher_view_targets
 from fer_course.engine.loop import (
     BatchCallback,
     RunResult,
@@ -34,7 +35,12 @@ from fer_course.models.small_cnn import FlipAveraged, SmallFaceNet
 from fer_course.runs.kinds import MODEL_KINDS
 from fer_course.runs.recipes import BestRecipe
 from fer_course.runs.store import RunStore
-from fer_course.runs.teachers import teacher_file, teacher_targets
+from fer_course.runs.teachers import (
+    targets_name,
+    teacher_file,
+    teacher_targets,
+    teacher_view_targets,
+)
 
 
 def class_weights(labels: torch.Tensor, num_classes: int, power: float) -> torch.Tensor:
@@ -135,28 +141,51 @@ class BestTask(TaskState):
         self.aug = FaceAugment(recipe.image_size, recipe.max_rotation, recipe.max_scale,
                                recipe.max_shift, recipe.flip_p, recipe.erase_p)
         self.per_image: dict[str, torch.Tensor] = {}
+        self.views: tuple[torch.Tensor, torch.Tensor] | None = None
         if recipe.teacher is not None:
             used = training_positions(len(data.train.labels), recipe.train_limit, recipe.seed)
             rows = [data.train.rows[int(i)] for i in used]
-            self.per_image["teacher_logp"] = teacher_targets(
-                self.teacher_targets_file(recipe.teacher, data, runs_dir), rows)
+            path = self.teacher_targets_file(recipe.teacher, data, runs_dir,
+                                             recipe.teacher_views, self.aug)
+            if recipe.teacher_views:
+                self.views = teacher_view_targets(path, rows, recipe.teacher_views, self.aug)
+            else:
+                self.per_image["teacher_logp"] = teacher_targets(path, rows)
+
+    augment_inputs = ("view_drawn",)
+
+    def epoch_inputs(self, epoch: int) -> dict[str, torch.Tensor]:
+        """The teacher's targets of the faces (on the clean faces, or on view ``epoch mod
+        teacher_views`` with that view's random choices, which ``train_batch`` replays)."""
+        if self.views is None:
+            return self.per_image
+        answers, drawn = self.views
+        view = epoch % self.recipe.teacher_views
+        return {"teacher_logp": answers[:, view], "view_drawn": drawn[:, view]}
 
     @staticmethod
-    def teacher_targets_file(teacher: str, data: FERData,
-                             runs_dir: str | os.PathLike | None) -> Path:
-        """The stored targets of ``teacher`` for the runs of ``runs_dir``
-        (``runs.teachers.teacher_file``); where there are none yet, computed from the
-        teacher's runs in that folder and written to its ``teachers/``."""
+    def teacher_targets_file(teacher: str, data: FERData, runs_dir: str | os.PathLike | None,
+                             views: int = 0, augment: FaceAugment | None = None) -> Path:
+        """The stored targets of ``teacher`` (on ``views`` views, or the clean faces) for
+        the runs of ``runs_dir`` (``runs.teachers.teacher_file``); where there are none yet,
+        computed from the teacher's runs in that folder and written to its ``teachers/``."""
         runs_dir = Path(runs_dir or RunStore("best").runs_dir)
-        found = teacher_file(teacher, runs_dir)
+        found = teacher_file(teacher, runs_dir, views)
         if found is not None:
             return found
         store = RunStore(runs_dir.name, runs_dir=runs_dir)
-        return write_teacher_targets(teacher, data, store=store,
-                                     dest=runs_dir / "teachers" / f"{teacher}.npz")
+        dest = runs_dir / "teachers" / targets_name(teacher, views)
+        if views:
+            return write_teacher_view_targets(teacher, data, views, augment or FaceAugment(),
+                                              store=store, dest=dest)
+        return write_teacher_targets(teacher, data, store=store, dest=dest)
 
-    def train_batch(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        return self.amp.prepare(face_train_input(images, self.aug, generator))
+    def train_batch(self, images: torch.Tensor, generator: torch.Generator,
+                    view_drawn: torch.Tensor | None = None) -> torch.Tensor:
+        """The augmented batch: fresh random choices, or a stored view's (``view_drawn``)."""
+        if view_drawn is None:
+            return self.amp.prepare(face_train_input(images, self.aug, generator))
+        return self.amp.prepare(apply_augment(images, view_drawn, self.aug, generator))
 
     def eval_batch(self, images: torch.Tensor) -> torch.Tensor:
         return self.amp.prepare(face_eval_input(images, self.recipe.image_size))

@@ -114,7 +114,14 @@ class TaskState:
 
     ema: Any = None  # a WeightAverage (engine.step) where the task averages its weights
     # optional ``per_image``: tensors with one row per training face (training_subset's
-    # order), e.g. a teacher's targets; the engine hands ``loss`` each batch's rows by name
+    # order), e.g. a teacher's targets; the engine hands ``loss`` each batch's rows by name,
+    # except those named in ``augment_inputs``, which go to ``train_batch``
+    augment_inputs: tuple[str, ...] = ()
+
+    def epoch_inputs(self, epoch: int) -> dict[str, torch.Tensor]:
+        """The ``per_image`` tensors of epoch ``epoch`` (0-based): the same every epoch,
+        unless a task changes them by epoch (a teacher's answers on view ``epoch mod k``)."""
+        return getattr(self, "per_image", {})
 
     def state_dict(self) -> dict[str, Any]:
         state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
@@ -220,8 +227,10 @@ def train_one_epoch(task: Task, images: torch.Tensor, labels: torch.Tensor, epoc
     torch.manual_seed(seed)  # dropout
     order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
     order = order.to(task.device)
-    per_image = {name: values.to(task.device)
-                 for name, values in getattr(task, "per_image", {}).items()}
+    inputs = task.epoch_inputs(epoch) if hasattr(task, "epoch_inputs") else getattr(
+        task, "per_image", {})
+    per_image = {name: values.to(task.device) for name, values in inputs.items()}
+    to_augment = set(getattr(task, "augment_inputs", ()))
     # augmentation
     generator = torch.Generator(task.device).manual_seed(seed)
     task.train_mode()
@@ -231,8 +240,10 @@ def train_one_epoch(task: Task, images: torch.Tensor, labels: torch.Tensor, epoc
     for b in range(batches_per_epoch(len(labels), recipe.batch_size)):
         idx = order[b * recipe.batch_size:(b + 1) * recipe.batch_size]
         y = labels[idx]
-        out = optimizer_step(task, task.train_batch(images[idx], generator), y,
-                             **{name: values[idx] for name, values in per_image.items()})
+        rows = {name: values[idx] for name, values in per_image.items()}
+        x = task.train_batch(images[idx], generator,
+                             **{name: rows.pop(name) for name in to_augment & set(rows)})
+        out = optimizer_step(task, x, y, **rows)
         # summed on the device: no host sync per batch
         for key, value in out.items():
             if key != "logits":

@@ -89,7 +89,10 @@ class BestRecipe:
     Distillation: with a ``teacher`` (a name of ``runs.teachers.TEACHERS``) the loss is
     ``(1 - distill)`` times the label loss plus ``distill * temperature ** 2`` times the
     Kullback-Leibler divergence from the teacher's stored probabilities to the network's,
-    both softened by ``temperature``."""
+    both softened by ``temperature``. With ``teacher_views = k`` the teacher's answers are
+    its answers on ``k`` stored views of each face (``runs.teachers``), and in epoch ``e``
+    the network sees view ``e mod k`` with the answer to it (consistent teaching) instead
+    of a fresh augmentation with the answer on the clean face."""
 
     epochs: int = 35
     batch_size: int = 128
@@ -114,12 +117,17 @@ class BestRecipe:
     teacher: str | None = None
     distill: float = 0.0
     temperature: float = 1.0
+    teacher_views: int = 0
 
     def __post_init__(self) -> None:
         _check_precision(self.precision)
         if not 0 <= self.distill <= 1 or (self.distill > 0) != (self.teacher is not None):
             raise ValueError(f"distill weighs a teacher's loss in (0, 1]; got distill="
                              f"{self.distill} with teacher={self.teacher!r}")
+        if self.teacher_views < 0 or (self.teacher_views and self.teacher is None):
+            raise ValueError(f"teacher_views counts the views a teacher answered (>= 0, with "
+                             f"a teacher); got {self.teacher_views} with teacher="
+                             f"{self.teacher!r}")
         if self.temperature <= 0:
             raise ValueError(f"temperature must be positive, got {self.temperature}")
         if not 0 <= self.warmup < 1:

@@ -125,7 +125,11 @@ def _entries() -> list[RunSpec]:
             # the same student taught by a vote of three (teachers.TEACHERS["vote3"])
             RunSpec("best-distilled-vote3", "best",
                     {"teacher": "vote3", "distill": 0.5, "temperature": 2.0}, chapters=(7,),
-                    ships_weights=True)]
+                    ships_weights=True),
+            # and taught consistently: the vote's answers on 8 stored views of each face
+            RunSpec("best-distilled-vote3-views8", "best",
+                    {"teacher": "vote3", "distill": 0.5, "temperature": 2.0,
+                     "teacher_views": 8}, chapters=(7,), ships_weights=True)]
     return [*backbone, *seeds, *ferplus, *autoencoders, *chapter4, *multitask, *best]
 
 
