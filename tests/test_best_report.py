@@ -162,3 +162,28 @@ def test_a_student_table_keeps_its_numbers_as_numbers() -> None:
                            n_boot=100).table
     assert table["test accuracy"].dtype.kind == "f"
     assert readable(table).loc["s", "PublicTest accuracy"] == "1.000"
+
+
+def test_the_students_summary_names_each_student_and_who_leads_on_public_test() -> None:
+    import numpy as np
+
+    from fer_course.analysis.best_report import student_report, students_summary
+
+    classes = ["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"]
+    labels = np.arange(700) % 7
+    eye = np.eye(7)
+
+    def run(correct: int) -> dict:
+        probs = np.where((np.arange(700) < correct)[:, None], eye[labels], eye[(labels + 1) % 7])
+        return {"val_probs": probs, "val_labels": labels, "test_probs": probs,
+                "test_labels": labels}
+
+    alone = run(560)
+    reports = {name: student_report(run(n), alone, (name, "a"), classes, 0.708, n_boot=200)
+               for name, n in (("s1", 630), ("s2", 420))}
+    line = students_summary(reports, "a", 0.708)
+    assert "`s1` **0.900** (+10.0;" in line and "above the paper)" in line
+    assert "`s2` **0.600** (-20.0;" in line and "below the paper)" in line
+    assert line.endswith("`s1` is ahead of `a`.")
+    behind = students_summary({"s2": reports["s2"]}, "a", 0.708)
+    assert behind.endswith("`a` is ahead of it.")

@@ -294,7 +294,8 @@ KEY_NUMBER_CHECKS = {
     and n["mixed_members"] == n["ensemble_members"] + n["mixed_variants"]
     and n["mixed_low"] <= n["mixed_test"]
     and n["ensemble_test"] is not None and 0 <= n["prior_power"] <= 1
-    and set(n["student_test"]) == {"best-distilled", "best-distilled-vote3"},
+    and set(n["student_test"]) == {"best-distilled", "best-distilled-vote3",
+                                   "best-distilled-vote3-views8"},
 }
 
 

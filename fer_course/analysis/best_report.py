@@ -209,12 +209,15 @@ class StudentReport:
     """A distilled student against the same network trained on labels alone (same
     recipe, epochs and seed): ``table`` (one row each: PublicTest and test accuracy, the
     test interval, macro-F1, Disgust recall), ``recall`` (per class, both, and the change),
-    ``versus`` (the paired test difference, student minus the other) and ``sentence``."""
+    ``versus`` (the paired test difference, student minus the other), ``sentence``, and
+    where the student's test interval stands against the paper's single network
+    (``paper``: above, level with or below)."""
 
     table: pd.DataFrame
     recall: pd.DataFrame
     versus: Any
     sentence: str
+    paper: str = ""
 
 
 def student_report(student: Mapping[str, np.ndarray], alone: Mapping[str, np.ndarray],
@@ -258,7 +261,38 @@ def student_report(student: Mapping[str, np.ndarray], alone: Mapping[str, np.nda
         f"{rows[names[1]]['PublicTest accuracy']:.3f} for `{names[1]}`). The recall that "
         f"moved most: {moved}, {recall.loc[moved, 'change (points)']} points.")
     table = pd.DataFrame(rows).T.drop(columns=["low", "high"]).infer_objects()
-    return StudentReport(table, recall, versus, sentence)
+    return StudentReport(table, recall, versus, sentence, against_paper)
+
+
+def students_summary(reports: Mapping[str, StudentReport], run: str,
+                     paper_single: float) -> str:
+    """One line on several students against ``run`` (``student_report``'s reports by
+    name): each one's test accuracy and paired difference, where each stands against the
+    paper's single network, and which is ahead on PublicTest, where the choice is made.
+
+    >>> acc = lambda a, pub: {"test accuracy": a, "PublicTest accuracy": pub}
+    >>> class V: difference, low, high = .003, -.007, .013
+    >>> report = StudentReport(pd.DataFrame({"s": acc(.701, .673), "best": acc(.698, .677)}).T,
+    ...                        None, V(), "", "level with")
+    >>> students_summary({"s": report}, "best", 0.708)[-63:]
+    'On PublicTest, where the choice is made, `best` is ahead of it.'
+    """
+    if not reports:
+        raise ValueError("no student to summarise")
+    parts, ahead = [], []
+    for name, report in reports.items():
+        row, v = report.table.loc[name], report.versus
+        parts.append(f"`{name}` **{row['test accuracy']:.3f}** ({signed_points(v.difference)}; "
+                     f"{signed_points(v.low)} to {signed_points(v.high)}; {report.paper} the "
+                     "paper)")
+        if row["PublicTest accuracy"] > report.table.loc[run, "PublicTest accuracy"]:
+            ahead.append(f"`{name}`")
+    them = "it" if len(reports) == 1 else "each of them"
+    verdict = (f"{', '.join(ahead)} {'is' if len(ahead) == 1 else 'are'} ahead of `{run}`"
+               if ahead else f"`{run}` is ahead of {them}")
+    return (f"Distilled students against `{run}` on labels alone (test accuracy; points and "
+            f"paired 95 % interval; against the paper's {paper_single:.3f}): "
+            f"{', '.join(parts)}. On PublicTest, where the choice is made, {verdict}.")
 
 
 def teacher_sentence(teacher: str, members: Mapping[str, Mapping[str, np.ndarray]],
