@@ -117,21 +117,24 @@ def test_a_student_is_compared_with_the_same_network_on_labels_alone() -> None:
     assert set(report.recall.columns) == {"s", "a", "change (points)"}
 
 
+CLASSES = ["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"]
+
+
+def run(correct: int) -> dict:
+    """Predictions of a network right on the first ``correct`` of 700 faces (PublicTest and
+    test alike), wrong by one class on the rest."""
+    labels, eye = np.arange(700) % 7, np.eye(7)
+    probs = np.where((np.arange(700) < correct)[:, None], eye[labels], eye[(labels + 1) % 7])
+    return {"val_probs": probs, "val_labels": labels, "test_probs": probs,
+            "test_labels": labels}
+
+
 def test_students_share_one_table_with_the_network_they_are_set_against() -> None:
-    import numpy as np
     import pytest
 
     from fer_course.analysis.best_report import student_report, students_table
 
-    classes = ["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"]
-    labels = np.arange(700) % 7
-    eye = np.eye(7)
-
-    def run(correct: int) -> dict:
-        probs = np.where((np.arange(700) < correct)[:, None], eye[labels], eye[(labels + 1) % 7])
-        return {"val_probs": probs, "val_labels": labels, "test_probs": probs,
-                "test_labels": labels}
-
+    classes = CLASSES
     alone = run(560)
     reports = [student_report(run(n), alone, (name, "a"), classes, 0.708, n_boot=200)
                for name, n in (("s1", 630), ("s2", 490))]
@@ -165,21 +168,10 @@ def test_a_student_table_keeps_its_numbers_as_numbers() -> None:
 
 
 def test_the_students_summary_names_each_student_and_who_leads_on_public_test() -> None:
-    import numpy as np
-
     from fer_course.analysis.best_report import student_report, students_summary
 
-    classes = ["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"]
-    labels = np.arange(700) % 7
-    eye = np.eye(7)
-
-    def run(correct: int) -> dict:
-        probs = np.where((np.arange(700) < correct)[:, None], eye[labels], eye[(labels + 1) % 7])
-        return {"val_probs": probs, "val_labels": labels, "test_probs": probs,
-                "test_labels": labels}
-
     alone = run(560)
-    reports = {name: student_report(run(n), alone, (name, "a"), classes, 0.708, n_boot=200)
+    reports = {name: student_report(run(n), alone, (name, "a"), CLASSES, 0.708, n_boot=200)
                for name, n in (("s1", 630), ("s2", 420))}
     line = students_summary(reports, "a", 0.708)
     assert "`s1` **0.900** (+10.0;" in line and "above the paper)" in line
