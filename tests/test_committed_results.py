@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from fer_course.data import load_fer2013
 from fer_course.engine.inference import load_run_model
@@ -220,10 +221,32 @@ def test_every_teacher_of_a_registry_student_can_be_rebuilt_from_the_results() -
         assert teacher in TEACHERS, f"{name}: no teacher {teacher!r}"
         members = [store.stored(m) for m in TEACHERS[teacher]]
         assert all(run_spec(m.path.name).keeps_weights for m in members)
-        stored = targets_path(teacher).is_file()
+        views = spec.options.get("teacher_views", 0)
+        stored = targets_path(teacher, views=views).is_file()
         assert stored or all(m.has_weights() for m in members), (
             f"{name}: teacher {teacher!r} has neither stored targets nor every member's "
             "weights")
+
+
+def test_stored_answers_on_views_fit_the_students_that_read_them() -> None:
+    """A committed file of a teacher's answers on views holds at least the views each
+    registry student asks for, drawn with that student's augmentation, for every training
+    face of FER-2013 (the rows a committed run trained on)."""
+    from fer_course.engine.best_task import recipe_augment
+    from fer_course.runs.teachers import targets_path, teacher_view_targets
+
+    best = get_profile("best")
+    for spec in REGISTRY.values():
+        views = spec.options.get("teacher_views", 0)
+        path = targets_path(spec.options.get("teacher", ""), views=views)
+        if not views or not path.is_file():
+            continue
+        with np.load(path) as stored:
+            rows = stored["train_rows"]
+        answers, drawn = teacher_view_targets(path, rows, views,
+                                              recipe_augment(spec.recipe(best)))
+        assert len(rows) == 28_709 and answers.shape == (28_709, views, 7)
+        assert torch.isfinite(answers).all() and drawn.shape[:2] == (28_709, views)
 
 
 def test_the_default_network_is_the_shipped_classifier_best_on_public_test() -> None:

@@ -105,6 +105,16 @@ def build_best_model(recipe: BestRecipe, num_classes: int = 7) -> SmallFaceNet:
     return MODEL_KINDS["best"].build(asdict(recipe), num_classes)
 
 
+def recipe_augment(recipe: BestRecipe) -> FaceAugment:
+    """The augmentation of a ``best`` recipe (its ranges as a ``FaceAugment``).
+
+    >>> recipe_augment(BestRecipe(erase_p=0)).erase_p
+    0
+    """
+    return FaceAugment(recipe.image_size, recipe.max_rotation, recipe.max_scale,
+                       recipe.max_shift, recipe.flip_p, recipe.erase_p)
+
+
 class BestTask(TaskState):
     """Model, optimiser, one-cycle schedule and weighted loss of one ``best`` run.
 
@@ -138,8 +148,7 @@ class BestTask(TaskState):
                                    recipe.epochs * batches_per_epoch(n_train, recipe.batch_size))
         self.weights = class_weights(data.train.labels, len(data.classes),
                                      recipe.class_balance).to(self.device)
-        self.aug = FaceAugment(recipe.image_size, recipe.max_rotation, recipe.max_scale,
-                               recipe.max_shift, recipe.flip_p, recipe.erase_p)
+        self.aug = recipe_augment(recipe)
         self.per_image: dict[str, torch.Tensor] = {}
         self.views: tuple[torch.Tensor, torch.Tensor] | None = None
         if recipe.teacher is not None:
