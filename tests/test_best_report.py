@@ -177,5 +177,7 @@ def test_the_students_summary_names_each_student_and_who_leads_on_public_test() 
     assert "`s1` **0.900** (+10.0;" in line and "above the paper)" in line
     assert "`s2` **0.600** (-20.0;" in line and "below the paper)" in line
     assert line.endswith("`s1` is ahead of `a`.")
+    assert students_summary(reports, "a", 0.708, default="s1").endswith(
+        "`s1` is ahead of `a`. `s1` ships as the course's default network.")
     behind = students_summary({"s2": reports["s2"]}, "a", 0.708)
     assert behind.endswith("`a` is ahead of it.")

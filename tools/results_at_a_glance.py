@@ -231,16 +231,17 @@ def student_row(store: RunStore, student: RunFolder, data: Any) -> Row:
     teacher = sum(m.training_seconds() / 60 for m in members if m is not None)
     who = (f"`{s['teacher']}`" if len(members) == 1 else
            f"the vote of {', '.join(f'`{n}`' for n in TEACHERS[s['teacher']])}")
-    how, views = "through stored probabilities", s.get("teacher_views") or 0
+    how, views, extra = "through stored probabilities", s.get("teacher_views") or 0, ""
     if views:  # consistent teaching: the answers on the views cost minutes of their own
         answers = targets_path(s["teacher"], "best", views)
         teacher += (targets_seconds(answers) or 0) / 60 if answers.is_file() else 0
         how = f"through its stored answers on {views} views of each face, as the student sees them"
+        extra = " (its answers on the views included)"
     return course_row(
         "course, `best`", f"the distilled student (`{student.path.name}`): the same network "
         f"and {s['epochs']} epochs, taught by {who} {how} "
         f"(α = {s['distill']:g}, T = {s['temperature']:g}); training time its own plus its "
-        f"teacher's {teacher:.0f} min",
+        f"teacher's {teacher:.0f} min{extra}",
         p["test_probs"].argmax(1) == p["test_labels"],
         training_minutes(student) + teacher, device_of(student), 7)
 

@@ -265,10 +265,11 @@ def student_report(student: Mapping[str, np.ndarray], alone: Mapping[str, np.nda
 
 
 def students_summary(reports: Mapping[str, StudentReport], run: str,
-                     paper_single: float) -> str:
+                     paper_single: float, default: str | None = None) -> str:
     """One line on several students against ``run`` (``student_report``'s reports by
     name): each one's test accuracy and paired difference, where each stands against the
-    paper's single network, and which is ahead on PublicTest, where the choice is made.
+    paper's single network, and which is ahead on PublicTest, where the choice is made
+    (and which of them is the course's ``default`` network, if one is).
 
     >>> acc = lambda a, pub: {"test accuracy": a, "PublicTest accuracy": pub}
     >>> class V: difference, low, high = .003, -.007, .013
@@ -290,9 +291,11 @@ def students_summary(reports: Mapping[str, StudentReport], run: str,
     them = "it" if len(reports) == 1 else "each of them"
     verdict = (f"{', '.join(ahead)} {'is' if len(ahead) == 1 else 'are'} ahead of `{run}`"
                if ahead else f"`{run}` is ahead of {them}")
+    shipped = (f" `{default}` ships as the course's default network." if default in reports
+               else "")
     return (f"Distilled students against `{run}` on labels alone (test accuracy; points and "
             f"paired 95 % interval; against the paper's {paper_single:.3f}): "
-            f"{', '.join(parts)}. On PublicTest, where the choice is made, {verdict}.")
+            f"{', '.join(parts)}. On PublicTest, where the choice is made, {verdict}.{shipped}")
 
 
 def teacher_sentence(teacher: str, members: Mapping[str, Mapping[str, np.ndarray]],
