@@ -111,3 +111,27 @@ def test_the_teacher_answers_a_view_as_its_network_does() -> None:
         expected = torch.log_softmax(net.model(picture), 1).numpy()
     assert np.allclose(view_logp([net], faces, STILL_ERASER, 2, batch_size=4), expected,
                        atol=1e-5)
+
+
+def test_a_student_without_stored_targets_gets_its_teacher_trained_first(tmp_path,
+                                                                         monkeypatch) -> None:
+    """Where no targets are stored (smoke), every member of the vote is loaded or trained
+    before the student; where they are stored, none is."""
+    from fer_course.engine import named_runs
+    from fer_course.profiles import get_profile
+    from fer_course.runs import RunStore
+    from fer_course.runs.teachers import TEACHERS
+
+    monkeypatch.setenv("FER_COURSE_RESULTS", str(tmp_path / "results"))
+    fitted: list[str] = []
+    monkeypatch.setattr(named_runs, "fit_named_run",
+                        lambda data, name, *a, **k: fitted.append(name))
+    store = RunStore("smoke", runs_dir=tmp_path / "smoke")
+    student = BestRecipe(teacher="vote3", distill=0.5, teacher_views=8)
+    named_runs.fit_teacher(None, student, get_profile("smoke"), store)
+    assert fitted == list(TEACHERS["vote3"])
+    fitted.clear()
+    save_view_targets(tmp_path / "smoke" / "teachers" / targets_name("vote3", 8), [0],
+                      np.zeros((8, 1, 7)), FaceAugment(), 1.0)
+    named_runs.fit_teacher(None, student, get_profile("smoke"), store)
+    assert fitted == []

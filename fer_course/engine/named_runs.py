@@ -25,6 +25,7 @@ from fer_course.runs.cards import RunCard
 from fer_course.runs.kinds import MODEL_KINDS
 from fer_course.runs.registry import RunSpec, registry_mismatch, run_spec
 from fer_course.runs.store import RunStore
+from fer_course.runs.teachers import TEACHERS, teacher_file
 
 __all__ = ["fit_missing_runs", "fit_named_run", "training_estimate"]
 
@@ -152,9 +153,27 @@ def fit_named_run(data: FERData, name: str, profile: Profile, *, train_missing: 
                 f"or run: python tools/train_results.py --profile {profile.name} --runs {name}")
         if not local.file(local.CHECKPOINT).is_file():  # a fresh start, not a resume
             print(f"training {name} under {profile.name!r}: {training_estimate(name, profile)}")
+        fit_teacher(data, recipe, profile, store, device=device, progress=progress)
     kwargs = dict(device=device, progress=progress, callbacks=callbacks,
                   stored=stored if usable else None, train_missing=train_missing)
     return MODEL_KINDS[spec.kind].fit_function()(data, recipe, local.path, **kwargs)
+
+
+def fit_teacher(data: FERData, recipe: Any, profile: Profile, store: RunStore, *,
+                device: torch.device | str | None = None, progress: bool = True) -> None:
+    """Before a student trains: where its teacher's targets are stored nowhere (the smoke
+    profile's synthetic faces), load or train every member of the teacher's vote in
+    ``store``, so the student's task can compute them. Nothing where the targets exist.
+
+    >>> from fer_course.runs.recipes import BestRecipe
+    >>> fit_teacher(None, BestRecipe(), get_profile("smoke"), RunStore("smoke"))  # no teacher
+    """
+    teacher = getattr(recipe, "teacher", None)
+    if teacher is None or teacher_file(teacher, store.runs_dir, recipe.teacher_views):
+        return
+    for member in TEACHERS[teacher]:
+        fit_named_run(data, member, profile, train_missing=True, store=store, device=device,
+                      progress=progress, need_weights=True)
 
 
 def fit_missing_runs(data: FERData, names: Sequence[str], profile: Profile, *,
