@@ -338,8 +338,7 @@ def views_sentence(student: str, teacher: str, views: int, seconds: float | None
     cost = (f", computed in {seconds / 60:.0f} minutes on top of the teacher's training"
             if seconds is not None else "")
     return (f"`{student}` learns from `{teacher}`'s answers on {views} stored views of every "
-            "training face (moved, zoomed, mirrored and partly erased, as the student sees "
-            f"them){cost}.")
+            f"training face{cost}.")
 
 
 def students_table(reports: Iterable[StudentReport]) -> pd.DataFrame:
