@@ -127,9 +127,6 @@ def write_teacher_targets(teacher: str, data: Any, profile_name: str = "best",
     weights in ``store`` (default: the profile's) and store them at ``dest`` (default:
     the committed place, ``targets_path``)."""
     store = store or RunStore(profile_name)
-    if teacher not in TEACHERS:
-        raise ValueError(f"no stored targets of teacher {teacher!r} and no such teacher to "
-                         f"compute them from; teachers: {', '.join(TEACHERS)}")
     logp = teacher_logp(teacher_members(teacher, store), data.train.images)
     return save_targets(dest or targets_path(teacher, profile_name), data.train.rows, logp)
 
