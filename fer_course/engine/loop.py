@@ -81,6 +81,11 @@ class Task(Protocol):
 
     def train_mode(self) -> None: ...
 
+    augment_inputs: tuple[str, ...]  # per-image tensors that go to train_batch, not loss
+
+    def epoch_inputs(self, epoch: int) -> dict[str, torch.Tensor]:
+        """The per-image tensors of epoch ``epoch`` (``TaskState``'s: its ``per_image``)."""
+
     def loss(self, x: torch.Tensor, y: torch.Tensor, **per_image: torch.Tensor,
              ) -> dict[str, torch.Tensor]:
         """The training loss of a prepared batch: ``loss``, ``logits`` and any other parts
@@ -227,10 +232,9 @@ def train_one_epoch(task: Task, images: torch.Tensor, labels: torch.Tensor, epoc
     torch.manual_seed(seed)  # dropout
     order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
     order = order.to(task.device)
-    inputs = task.epoch_inputs(epoch) if hasattr(task, "epoch_inputs") else getattr(
-        task, "per_image", {})
-    per_image = {name: values.to(task.device) for name, values in inputs.items()}
-    to_augment = set(getattr(task, "augment_inputs", ()))
+    per_image = {name: values.to(task.device)
+                 for name, values in task.epoch_inputs(epoch).items()}
+    to_augment = set(task.augment_inputs)
     # augmentation
     generator = torch.Generator(task.device).manual_seed(seed)
     task.train_mode()
