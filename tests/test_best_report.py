@@ -167,17 +167,21 @@ def test_a_student_table_keeps_its_numbers_as_numbers() -> None:
     assert readable(table).loc["s", "PublicTest accuracy"] == "1.000"
 
 
-def test_the_students_summary_names_each_student_and_who_leads_on_public_test() -> None:
+def test_the_students_summary_leads_with_the_student_chosen_on_public_test() -> None:
     from fer_course.analysis.best_report import student_report, students_summary
 
     alone = run(560)
     reports = {name: student_report(run(n), alone, (name, "a"), CLASSES, 0.708, n_boot=200)
                for name, n in (("s1", 630), ("s2", 420))}
     line = students_summary(reports, "a", 0.708)
-    assert "`s1` **0.900** (+10.0;" in line and "above the paper)" in line
-    assert "`s2` **0.600** (-20.0;" in line and "below the paper)" in line
-    assert line.endswith("`s1` is ahead of `a`.")
-    assert students_summary(reports, "a", 0.708, default="s1").endswith(
-        "`s1` is ahead of `a`. `s1` ships as the course's default network.")
+    assert line.startswith("Of the distilled students, PublicTest chooses `s1`: test "
+                           "accuracy **0.900**, +10.0 points against `a`")
+    assert "above the paper's 0.708" in line
+    assert "ahead of `a` (0.900 against 0.800)" in line
+    assert line.endswith("The others on test: `s2` 0.600.")
+    assert "default" not in line
+    assert "It ships as the course's default network." in students_summary(
+        reports, "a", 0.708, default="s1")
     behind = students_summary({"s2": reports["s2"]}, "a", 0.708)
-    assert behind.endswith("`a` is ahead of it.")
+    assert "below the paper's" in behind
+    assert behind.endswith("`a` stays ahead of every student.")

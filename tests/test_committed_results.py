@@ -209,6 +209,19 @@ def test_the_best_network_meets_the_course_s_targets(real_data_path: Path) -> No
     assert card.device.startswith("cpu") and run.training_seconds() <= 3600
 
 
+def test_the_default_network_trained_within_the_hour_on_a_cpu() -> None:
+    """Issue 28's budget for the shipped network: its own training at most 60 minutes on
+    the CPU its card names (a teacher's cost is stated beside it, not counted here)."""
+    from fer_course.runs.cards import RunCard
+    from fer_course.runs.registry import DEFAULT_NETWORK
+
+    run = RunFolder(results_root() / "best" / DEFAULT_NETWORK)
+    card = RunCard.load(run.file(run.CARD))
+    assert card.device.startswith("cpu"), f"{DEFAULT_NETWORK}: trained on {card.device}"
+    assert run.training_seconds() <= 3600, (
+        f"{DEFAULT_NETWORK}: {run.training_seconds() / 60:.1f} minutes of training")
+
+
 def test_every_teacher_of_a_registry_student_can_be_rebuilt_from_the_results() -> None:
     """A student needs its teacher's targets: committed, or computable from the committed
     weights of every member of the vote (``runs.teachers.TEACHERS``)."""

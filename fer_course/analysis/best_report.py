@@ -267,35 +267,37 @@ def student_report(student: Mapping[str, np.ndarray], alone: Mapping[str, np.nda
 def students_summary(reports: Mapping[str, StudentReport], run: str,
                      paper_single: float, default: str | None = None) -> str:
     """One line on several students against ``run`` (``student_report``'s reports by
-    name): each one's test accuracy and paired difference, where each stands against the
-    paper's single network, and which is ahead on PublicTest, where the choice is made
-    (and which of them is the course's ``default`` network, if one is).
+    name): the one PublicTest chooses, with its test accuracy, its paired difference and
+    where it stands against the paper's single network; whether it is ahead of ``run`` on
+    PublicTest and is the course's ``default`` network; then the others' test accuracy.
 
     >>> acc = lambda a, pub: {"test accuracy": a, "PublicTest accuracy": pub}
     >>> class V: difference, low, high = .003, -.007, .013
     >>> report = StudentReport(pd.DataFrame({"s": acc(.701, .673), "best": acc(.698, .677)}).T,
     ...                        None, V(), "", "level with")
-    >>> students_summary({"s": report}, "best", 0.708)[-63:]
-    'On PublicTest, where the choice is made, `best` is ahead of it.'
+    >>> students_summary({"s": report}, "best", 0.708)[-50:]
+    'On PublicTest `best` stays ahead of every student.'
     """
     if not reports:
         raise ValueError("no student to summarise")
-    parts, ahead = [], []
-    for name, report in reports.items():
-        row, v = report.table.loc[name], report.versus
-        parts.append(f"`{name}` **{row['test accuracy']:.3f}** ({signed_points(v.difference)}; "
-                     f"{signed_points(v.low)} to {signed_points(v.high)}; {report.paper} the "
-                     "paper)")
-        if row["PublicTest accuracy"] > report.table.loc[run, "PublicTest accuracy"]:
-            ahead.append(f"`{name}`")
-    them = "it" if len(reports) == 1 else "each of them"
-    verdict = (f"{', '.join(ahead)} {'is' if len(ahead) == 1 else 'are'} ahead of `{run}`"
-               if ahead else f"`{run}` is ahead of {them}")
-    shipped = (f" `{default}` ships as the course's default network." if default in reports
-               else "")
-    return (f"Distilled students against `{run}` on labels alone (test accuracy; points and "
-            f"paired 95 % interval; against the paper's {paper_single:.3f}): "
-            f"{', '.join(parts)}. On PublicTest, where the choice is made, {verdict}.{shipped}")
+    public = {name: r.table.loc[name, "PublicTest accuracy"] for name, r in reports.items()}
+    chosen = max(public, key=public.__getitem__)
+    report = reports[chosen]
+    row, v = report.table.loc[chosen], report.versus
+    own = report.table.loc[run, "PublicTest accuracy"]
+    line = (f"Of the distilled students, PublicTest chooses `{chosen}`: test accuracy "
+            f"**{row['test accuracy']:.3f}**, {signed_points(v.difference)} points against "
+            f"`{run}` on labels alone (paired 95 % interval {signed_points(v.low)} to "
+            f"{signed_points(v.high)}), {report.paper} the paper's {paper_single:.3f}. ")
+    line += (f"On PublicTest it is ahead of `{run}` ({public[chosen]:.3f} against {own:.3f})."
+             if public[chosen] > own else f"On PublicTest `{run}` stays ahead of every student.")
+    if default == chosen:
+        line += " It ships as the course's default network."
+    others = [f"`{name}` {r.table.loc[name, 'test accuracy']:.3f}"
+              for name, r in reports.items() if name != chosen]
+    if others:
+        line += f" The others on test: {', '.join(others)}."
+    return line
 
 
 def teacher_sentence(teacher: str, members: Mapping[str, Mapping[str, np.ndarray]],
@@ -326,19 +328,25 @@ def teacher_sentence(teacher: str, members: Mapping[str, Mapping[str, np.ndarray
             f"{minutes:.0f} minutes in all.")
 
 
-def views_sentence(student: str, teacher: str, views: int, seconds: float | None) -> str:
-    """How a consistently taught student got its targets: the teacher's answers on
-    ``views`` stored views of each training face, and what they cost.
+def views_sentence(students: Sequence[str], teacher: str, views: int,
+                   seconds: float | None) -> str:
+    """How consistently taught students got their targets: the teacher's answers on
+    ``views`` stored views of each training face, what they cost, and who learns from them.
 
-    >>> views_sentence("s", "t", 8, 2040.0)[:50]
-    "`s` learns from `t`'s answers on 8 stored views of"
-    >>> views_sentence("s", "t", 8, 2040.0)[-56:]
-    "computed in 34 minutes on top of the teacher's training."
+    >>> views_sentence(["s"], "t", 8, 2040.0)[:68]
+    '`t` answered 8 stored views of every training face in 34 minutes, on'
+    >>> views_sentence(["s"], "t", 8, 2040.0)[-39:]
+    'its own training: `s` learns from them.'
+    >>> views_sentence(["a", "b"], "t", 8, None)[-28:]
+    '`a` and `b` learn from them.'
     """
-    cost = (f", computed in {seconds / 60:.0f} minutes on top of the teacher's training"
-            if seconds is not None else "")
-    return (f"`{student}` learns from `{teacher}`'s answers on {views} stored views of every "
-            f"training face{cost}.")
+    if not students:
+        raise ValueError(f"no student learns from {teacher!r}'s {views} views")
+    names = [f"`{name}`" for name in students]
+    who = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    cost = f" in {seconds / 60:.0f} minutes, on top of its own training" if seconds else ""
+    return (f"`{teacher}` answered {views} stored views of every training face{cost}: {who} "
+            f"learn{'s' if len(names) == 1 else ''} from them.")
 
 
 def students_table(reports: Iterable[StudentReport]) -> pd.DataFrame:
