@@ -38,6 +38,7 @@ from fer_course.paper import PAPER_BEST_ENSEMBLE, PAPER_MULTITASK, PAPER_TABLE5
 from fer_course.runs import REGISTRY, RunCard, RunStore
 from fer_course.runs.folder import RunFolder
 from fer_course.runs.recipes import data_fingerprint
+from fer_course.runs.registry import DEFAULT_NETWORK
 from fer_course.runs.teachers import TEACHERS, targets_path, targets_seconds
 
 INTRO = Path(__file__).resolve().parents[1] / "book" / "intro.md"
@@ -237,11 +238,13 @@ def student_row(store: RunStore, student: RunFolder, data: Any) -> Row:
         teacher += (targets_seconds(answers) or 0) / 60 if answers.is_file() else 0
         how = f"through its stored answers on {views} views of each face, as the student sees them"
         extra = " (its answers on the views included)"
+    shipped = ("; the course's default network, the shipped one best on PublicTest"
+               if student.path.name == DEFAULT_NETWORK else "")
     return course_row(
-        "course, `best`", f"the distilled student (`{student.path.name}`): the same network "
-        f"and {s['epochs']} epochs, taught by {who} {how} "
+        "course, `best`", f"the distilled student (`{student.path.name}`): the same network, "
+        f"{s['epochs']} epochs, taught by {who} {how} "
         f"(α = {s['distill']:g}, T = {s['temperature']:g}); training time its own plus its "
-        f"teacher's {teacher:.0f} min{extra}",
+        f"teacher's {teacher:.0f} min{extra}{shipped}",
         p["test_probs"].argmax(1) == p["test_labels"],
         training_minutes(student) + teacher, device_of(student), 7)
 
