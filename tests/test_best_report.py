@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from fer_course.analysis.best_report import seed_ensembles
 
@@ -112,8 +113,10 @@ def test_a_student_is_compared_with_the_same_network_on_labels_alone() -> None:
     assert report.table.loc["s", "test accuracy"] == 0.9
     assert report.table.loc["a", "PublicTest accuracy"] == 0.0
     assert abs(report.versus.difference - 0.1) < 1e-12
-    assert "above the paper's best single network (0.708)" in report.sentence
-    assert "where the choice is made, `s` is ahead" in report.sentence
+    assert report.paper == "above" and (report.student, report.alone) == ("s", "a")
+    assert report.table.loc["s", "on labels alone"] == "a"
+    assert report.table.loc["s", "points against it (95 %)"].startswith("+10.0 (")
+    assert report.table.loc["a", "on labels alone"] == ""
     assert set(report.recall.columns) == {"s", "a", "change (points)"}
 
 
@@ -129,7 +132,7 @@ def run(correct: int) -> dict:
             "test_labels": labels}
 
 
-def test_students_share_one_table_with_the_network_they_are_set_against() -> None:
+def test_students_share_one_table_with_the_networks_they_are_set_against() -> None:
     import pytest
 
     from fer_course.analysis.best_report import student_report, students_table
@@ -141,9 +144,12 @@ def test_students_share_one_table_with_the_network_they_are_set_against() -> Non
     table = students_table(reports)
     assert table.index.tolist() == ["s1", "s2", "a"]
     assert table["test accuracy"].tolist() == [0.9, 0.7, 0.8]
-    other = student_report(run(600), run(100), ("s3", "b"), classes, 0.708, n_boot=200)
-    with pytest.raises(ValueError, match="different networks"):
-        students_table([reports[0], other])
+    # a student trained longer is set against its own network on labels alone, shown once
+    longer = student_report(run(600), run(100), ("s3", "b"), classes, 0.708, n_boot=200)
+    table = students_table([reports[0], longer, reports[1]])
+    assert table.index.tolist() == ["s1", "s3", "s2", "a", "b"]
+    assert table.loc["s3", "on labels alone"] == "b"
+    assert table["test accuracy"].tolist() == [0.9, 600 / 700, 0.7, 0.8, 100 / 700]
     with pytest.raises(ValueError, match="no student"):
         students_table([])
 
@@ -168,20 +174,31 @@ def test_a_student_table_keeps_its_numbers_as_numbers() -> None:
 
 
 def test_the_students_summary_leads_with_the_student_chosen_on_public_test() -> None:
-    from fer_course.analysis.best_report import student_report, students_summary
+    from fer_course.analysis.best_report import chosen_student, student_report, students_summary
+    from fer_course.analysis.significance import paired_bootstrap
 
     alone = run(560)
     reports = {name: student_report(run(n), alone, (name, "a"), CLASSES, 0.708, n_boot=200)
                for name, n in (("s1", 630), ("s2", 420))}
-    line = students_summary(reports, "a", 0.708)
+    assert chosen_student(reports) == "s1"
+    line = students_summary(reports, 0.708)
     assert line.startswith("Of the distilled students, PublicTest chooses `s1`: test "
-                           "accuracy **0.900**, +10.0 points against `a`")
+                           "accuracy **0.900**, +10.0 points against `a`, the same network "
+                           "on labels alone")
     assert "above the paper's 0.708" in line
     assert "ahead of `a` (0.900 against 0.800)" in line
     assert line.endswith("The others on test: `s2` 0.600.")
     assert "default" not in line
     assert "It ships as the course's default network." in students_summary(
-        reports, "a", 0.708, default="s1")
-    behind = students_summary({"s2": reports["s2"]}, "a", 0.708)
+        reports, 0.708, default="s1")
+    labels = run(0)["test_labels"]
+    versus = paired_bootstrap(run(630)["test_probs"].argmax(1) == labels,
+                              run(490)["test_probs"].argmax(1) == labels, n_boot=200)
+    beside = students_summary(reports, 0.708, against=("best", versus))
+    assert "on labels alone (paired 95 % interval +" in beside
+    assert ", +20.0 against `best` (+" in beside
+    behind = students_summary({"s2": reports["s2"]}, 0.708)
     assert "below the paper's" in behind
-    assert behind.endswith("`a` stays ahead of every student.")
+    assert behind.endswith("`a` stays ahead of `s2`.")
+    with pytest.raises(ValueError, match="no student"):
+        chosen_student({})

@@ -408,6 +408,14 @@ def chapter7_recomputed(n: dict, runs: Path) -> list:
         pairs.append((row["test accuracy"], round(stored_accuracy(runs / run, "test"), 6)))
     for student, accuracy in n["student_test"].items():  # from each student's predictions
         pairs.append((accuracy, stored_accuracy(runs / student, "test")))
+        # set against its network on labels alone: same epochs and seed, no teacher
+        alone = json.loads((runs / n["student_alone"][student] / "metrics.json").read_text())
+        mine = json.loads((runs / student / "metrics.json").read_text())["settings"]
+        pairs.append((alone["settings"]["epochs"], mine["epochs"]))
+        pairs.append((alone["settings"]["seed"], mine["seed"]))
+        pairs.append((alone["settings"]["distill"], 0.0))
+    if n["mixed_rule"] == "soft":
+        pairs.append((n["mixed_test"], soft_vote_accuracy([runs / m for m in n["mixed_names"]])))
     if n["ensemble_rule"] == "soft":
         pairs.append((n["ensemble_test"],
                       soft_vote_accuracy([runs / m for m in n["member_names"]])))

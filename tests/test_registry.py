@@ -45,6 +45,34 @@ def test_entries_set_what_their_names_say() -> None:
     assert (longer.epochs, longer.distill, longer.teacher_views) == (44, 0.8, 8)
 
 
+def test_every_student_is_set_against_its_network_on_labels_alone() -> None:
+    """Chapter 7 compares a student with the same network, epochs and seed trained without
+    a teacher: that run's recipe is the student's with the teaching removed."""
+    from dataclasses import replace
+
+    from fer_course.runs.registry import distilled_runs, labels_only_twin
+
+    own = get_profile("best")
+    for student in distilled_runs():
+        alone = labels_only_twin(student)
+        taught = run_spec(student).recipe(own)
+        plain = replace(taught, teacher=None, distill=0.0, temperature=1.0, teacher_views=0)
+        assert run_spec(alone).recipe(own) == plain, (student, alone)
+    assert labels_only_twin("best-distilled-vote3-views8-e44") == "best-e44"
+    for name in ("best", "best-56px", "resnet18"):
+        with pytest.raises(ValueError, match="not a student"):
+            labels_only_twin(name)
+
+
+def test_fixed_epochs_stay_tiny_under_smoke_only() -> None:
+    """An entry's epochs, sized for the best profile, do not make a smoke run long."""
+    spec = run_spec("best-distilled-vote3-views8-e44")
+    assert spec.recipe(TINY).epochs == TINY.best.epochs
+    assert spec.recipe(get_profile("colab")).epochs == 44
+    assert run_spec("best-e1").recipe(TINY).epochs == 1
+    assert run_spec("ae-lr-0.05").recipe(TINY).epochs == 3  # not a kind with its own profile
+
+
 def test_names_outside_the_registry_follow_the_patterns() -> None:
     assert run_spec("vgg11").options == {"arch": "vgg11"}
     assert run_spec("densenet161-seed3-ferplus").options == {"arch": "densenet161", "seed": 3}

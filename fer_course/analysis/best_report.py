@@ -27,9 +27,10 @@ from fer_course.evaluate import classification_metrics
 from fer_course.paper import PAPER_BEST_ENSEMBLE, PAPER_MULTITASK, PAPER_TABLE5
 
 __all__ = ["StudentReport", "ablation_table", "accuracy_interval", "choose_prior_power",
-           "disagreement", "ensemble_of", "paper_comparison", "prior_adjusted", "scores",
-           "seed_ensembles", "signed_points", "student_report", "students_table",
-           "teacher_sentence", "verdict_at_length", "worth_sentence", "worth_summary"]
+           "chosen_student", "disagreement", "ensemble_of", "paper_comparison",
+           "prior_adjusted", "scores", "seed_ensembles", "signed_points", "student_report",
+           "students_summary", "students_table", "teacher_sentence", "verdict_at_length",
+           "views_sentence", "vote_accuracy", "worth_sentence", "worth_summary"]
 
 
 def signed_points(fraction: float) -> str:
@@ -208,16 +209,26 @@ def worth_summary(table: pd.DataFrame, epochs: int) -> str:
 class StudentReport:
     """A distilled student against the same network trained on labels alone (same
     recipe, epochs and seed): ``table`` (one row each: PublicTest and test accuracy, the
-    test interval, macro-F1, Disgust recall), ``recall`` (per class, both, and the change),
-    ``versus`` (the paired test difference, student minus the other), ``sentence``, and
-    where the student's test interval stands against the paper's single network
-    (``paper``: above, level with or below)."""
+    test interval, macro-F1, Disgust recall; the student's row names the other and the
+    paired difference), ``recall`` (per class, both, and the change), ``versus`` (the
+    paired test difference, student minus the other), and where the student's test
+    interval stands against the paper's single network (``paper``: above, level with or
+    below)."""
 
     table: pd.DataFrame
     recall: pd.DataFrame
     versus: Any
-    sentence: str
     paper: str = ""
+
+    @property
+    def student(self) -> str:
+        """The student's name (the table's first row)."""
+        return str(self.table.index[0])
+
+    @property
+    def alone(self) -> str:
+        """The name of the network on labels alone it is set against (the second row)."""
+        return str(self.table.index[1])
 
 
 def student_report(student: Mapping[str, np.ndarray], alone: Mapping[str, np.ndarray],
@@ -247,50 +258,59 @@ def student_report(student: Mapping[str, np.ndarray], alone: Mapping[str, np.nda
     s = rows[names[0]]
     against_paper = ("above" if s["low"] > paper_single else "below" if s["high"] < paper_single
                      else "level with")
-    moved = change.abs().idxmax()
-    ahead = names[0] if s["PublicTest accuracy"] > rows[names[1]]["PublicTest accuracy"] \
-        else names[1]
-    sentence = (
-        f"The student `{names[0]}` scores **{s['test accuracy']:.3f}** on test (95 % interval "
-        f"{s['low']:.3f} to {s['high']:.3f}): {signed_points(versus.difference)} points "
-        f"against `{names[1]}`, the same network trained on labels alone (paired 95 % "
-        f"interval {signed_points(versus.low)} to {signed_points(versus.high)}), and "
-        f"{against_paper} the paper's best single network ({paper_single:.3f}). On "
-        f"PublicTest, where the choice is made, `{ahead}` is ahead "
-        f"({s['PublicTest accuracy']:.3f} for the student, "
-        f"{rows[names[1]]['PublicTest accuracy']:.3f} for `{names[1]}`). The recall that "
-        f"moved most: {moved}, {recall.loc[moved, 'change (points)']} points.")
+    rows[names[0]]["on labels alone"] = names[1]
+    rows[names[0]]["points against it (95 %)"] = (
+        f"{signed_points(versus.difference)} ({signed_points(versus.low)} to "
+        f"{signed_points(versus.high)})")
+    rows[names[1]].update({"on labels alone": "", "points against it (95 %)": ""})
     table = pd.DataFrame(rows).T.drop(columns=["low", "high"]).infer_objects()
-    return StudentReport(table, recall, versus, sentence, against_paper)
+    return StudentReport(table, recall, versus, against_paper)
 
 
-def students_summary(reports: Mapping[str, StudentReport], run: str,
-                     paper_single: float, default: str | None = None) -> str:
-    """One line on several students against ``run`` (``student_report``'s reports by
-    name): the one PublicTest chooses, with its test accuracy, its paired difference and
-    where it stands against the paper's single network; whether it is ahead of ``run`` on
-    PublicTest and is the course's ``default`` network; then the others' test accuracy.
+def chosen_student(reports: Mapping[str, StudentReport]) -> str:
+    """The student PublicTest chooses: the one of ``reports`` (by name) most accurate there.
+
+    >>> row = lambda s, pub: pd.DataFrame({"PublicTest accuracy": [pub, .5]}, index=[s, "a"])
+    >>> chosen_student({s: StudentReport(row(s, pub), None, None)
+    ...                 for s, pub in (("s1", .68), ("s2", .69))})
+    's2'
+    """
+    if not reports:
+        raise ValueError("no student to choose from")
+    return max(reports, key=lambda name: reports[name].table.loc[name, "PublicTest accuracy"])
+
+
+def students_summary(reports: Mapping[str, StudentReport], paper_single: float,
+                     default: str | None = None, against: tuple[str, Any] | None = None) -> str:
+    """One line on several students (``student_report``'s reports by name): the one
+    PublicTest chooses, with its test accuracy, its paired difference against the same
+    network on labels alone (and against ``against``: a run's name and the chosen
+    student's paired difference with it), where it stands against the paper's single
+    network, whether PublicTest puts it ahead of its network on labels alone and whether it
+    is the course's ``default`` network; then the others' test accuracy.
 
     >>> acc = lambda a, pub: {"test accuracy": a, "PublicTest accuracy": pub}
     >>> class V: difference, low, high = .003, -.007, .013
     >>> report = StudentReport(pd.DataFrame({"s": acc(.701, .673), "best": acc(.698, .677)}).T,
-    ...                        None, V(), "", "level with")
-    >>> students_summary({"s": report}, "best", 0.708)[-50:]
-    'On PublicTest `best` stays ahead of every student.'
+    ...                        None, V(), "level with")
+    >>> students_summary({"s": report}, 0.708)[-40:]
+    'On PublicTest `best` stays ahead of `s`.'
     """
-    if not reports:
-        raise ValueError("no student to summarise")
-    public = {name: r.table.loc[name, "PublicTest accuracy"] for name, r in reports.items()}
-    chosen = max(public, key=public.__getitem__)
+    chosen = chosen_student(reports)
     report = reports[chosen]
-    row, v = report.table.loc[chosen], report.versus
-    own = report.table.loc[run, "PublicTest accuracy"]
+    row, v, alone = report.table.loc[chosen], report.versus, report.alone
     line = (f"Of the distilled students, PublicTest chooses `{chosen}`: test accuracy "
             f"**{row['test accuracy']:.3f}**, {signed_points(v.difference)} points against "
-            f"`{run}` on labels alone (paired 95 % interval {signed_points(v.low)} to "
-            f"{signed_points(v.high)}), {report.paper} the paper's {paper_single:.3f}. ")
-    line += (f"On PublicTest it is ahead of `{run}` ({public[chosen]:.3f} against {own:.3f})."
-             if public[chosen] > own else f"On PublicTest `{run}` stays ahead of every student.")
+            f"`{alone}`, the same network on labels alone (paired 95 % interval "
+            f"{signed_points(v.low)} to {signed_points(v.high)})")
+    if against is not None:
+        name, paired = against
+        line += (f", {signed_points(paired.difference)} against `{name}` "
+                 f"({signed_points(paired.low)} to {signed_points(paired.high)})")
+    line += f"; {report.paper} the paper's {paper_single:.3f}. "
+    public, own = row["PublicTest accuracy"], report.table.loc[alone, "PublicTest accuracy"]
+    line += (f"On PublicTest it is ahead of `{alone}` ({public:.3f} against {own:.3f})."
+             if public > own else f"On PublicTest `{alone}` stays ahead of `{chosen}`.")
     if default == chosen:
         line += " It ships as the course's default network."
     others = [f"`{name}` {r.table.loc[name, 'test accuracy']:.3f}"
@@ -350,22 +370,23 @@ def views_sentence(students: Sequence[str], teacher: str, views: int,
 
 
 def students_table(reports: Iterable[StudentReport]) -> pd.DataFrame:
-    """One table of several students set against the same network: each student's row,
-    then that network's once (``StudentReport.table`` rows, in the order given).
+    """One table of several students: each student's row, then each network on labels
+    alone they are set against, once (``StudentReport.table`` rows, in the order given).
 
     >>> row = lambda name, acc: pd.DataFrame({"test accuracy": [acc]}, index=[name])
-    >>> report = lambda s, acc: StudentReport(pd.concat([row(s, acc), row("best", 0.70)]),
-    ...                                       None, None, "")
-    >>> students_table([report("a", 0.69), report("b", 0.71)]).index.tolist()
-    ['a', 'b', 'best']
+    >>> report = lambda s, acc, alone: StudentReport(
+    ...     pd.concat([row(s, acc), row(alone, 0.70)]), None, None)
+    >>> students_table([report("a", 0.69, "best"), report("b", 0.71, "best-e44"),
+    ...                 report("c", 0.72, "best")]).index.tolist()
+    ['a', 'b', 'c', 'best', 'best-e44']
     """
     tables = [report.table for report in reports]
     if not tables:
         raise ValueError("no student to show")
-    against = {table.index[1] for table in tables}
-    if len(against) != 1:
-        raise ValueError(f"the students are set against different networks: {sorted(against)}")
-    return pd.concat([*(table.iloc[:1] for table in tables), tables[0].iloc[1:]])
+    alone: dict[str, pd.DataFrame] = {}
+    for table in tables:
+        alone.setdefault(str(table.index[1]), table.iloc[1:2])
+    return pd.concat([*(table.iloc[:1] for table in tables), *alone.values()])
 
 
 def disagreement(probs: Mapping[str, np.ndarray]) -> pd.DataFrame:
@@ -414,6 +435,24 @@ def ensemble_of(val_probs: np.ndarray, test_probs: np.ndarray, val_labels: np.nd
     assert best is not None
     best["test_predicted"] = ensemble_predictions(test_probs, best["members"], best["rule"])
     return best
+
+
+def vote_accuracy(probs: Mapping[str, np.ndarray], labels: np.ndarray,
+                  rules: Sequence[str] = ("soft", "majority")) -> float:
+    """The accuracy of the vote of all ``probs`` (a network's name to its ``[N, C]``
+    probabilities) under the best of ``rules``: how a pool is judged on PublicTest before a
+    member joins it.
+
+    >>> eye = np.eye(2)
+    >>> vote_accuracy({"a": eye[[0, 0, 1]], "b": eye[[0, 1, 1]], "c": eye[[1, 1, 1]]},
+    ...               np.array([0, 1, 1]))
+    1.0
+    """
+    if not probs:
+        raise ValueError("no network to vote")
+    stacked = np.stack(list(probs.values()))
+    return max(accuracy(ensemble_predictions(stacked, range(len(stacked)), rule), labels)
+               for rule in rules)
 
 
 @dataclass

@@ -87,9 +87,23 @@ class RunSpec:
     def recipe(self, profile: Profile, **overrides: Any,
                ) -> BackboneRecipe | AutoencoderRecipe | BestRecipe:
         """The run's recipe under ``profile``; ``overrides`` (``None`` ignored) change it,
-        which makes it another run than the stored one."""
-        values = {**self.options, **{k: v for k, v in overrides.items() if v is not None}}
-        return MODEL_KINDS[self.kind].recipe(profile, values)
+        which makes it another run than the stored one. Epochs an entry fixes for its kind's
+        own profile (``best``) are capped at ``smoke``'s budget there: a smoke run is tiny.
+
+        >>> spec, smoke = run_spec("best-distilled-vote3-views8-e44"), get_profile("smoke")
+        >>> spec.recipe(get_profile("best")).epochs, spec.recipe(smoke).epochs
+        (44, 3)
+        >>> run_spec("best-e1").recipe(smoke).epochs, spec.recipe(smoke, epochs=5).epochs
+        (1, 5)
+        """
+        given = {k: v for k, v in overrides.items() if v is not None}
+        values = {**self.options, **given}
+        kind = MODEL_KINDS[self.kind]
+        if (profile.name == "smoke" and kind.own_profile is not None
+                and "epochs" in self.options and "epochs" not in given):
+            budget = kind.recipe(profile, {k: v for k, v in values.items() if k != "epochs"})
+            values["epochs"] = min(values["epochs"], budget.epochs)
+        return kind.recipe(profile, values)
 
 
 def _entries() -> list[RunSpec]:
@@ -136,7 +150,9 @@ def _entries() -> list[RunSpec]:
                       "best", {"teacher": "vote3", "distill": mix, "temperature": 2.0,
                                "teacher_views": 8, "epochs": 44}, chapters=(7,),
                       ships_weights=mix == 0.5)
-              for mix in (0.5, 0.8)]]
+              for mix in (0.5, 0.8)],
+            # a vote member made different on purpose: the faces upscaled to 56 px
+            RunSpec("best-56px", "best", {"image_size": 56}, chapters=(7,))]
     return [*backbone, *seeds, *ferplus, *autoencoders, *chapter4, *multitask, *best]
 
 
@@ -161,6 +177,29 @@ def distilled_runs(fixed_epochs: bool = True) -> list[str]:
     """
     return [name for name, spec in REGISTRY.items() if "teacher" in spec.options
             and (fixed_epochs or "epochs" not in spec.options)]
+
+
+TEACHING = ("teacher", "distill", "temperature", "teacher_views")
+"""The recipe fields that make a run a student; without them it learns from labels alone."""
+
+
+def labels_only_twin(name: str) -> str:
+    """The run a student is judged against: its network, epochs and seed trained on
+    labels alone, by its registry name (``best``, ``best-e44``, ``best-seed1-e44``).
+
+    >>> [labels_only_twin(n) for n in ("best-distilled", "best-distilled-vote3-views8-e44")]
+    ['best', 'best-e44']
+    """
+    spec = run_spec(name)
+    rest = {k: v for k, v in spec.options.items() if k not in TEACHING}
+    if spec.kind != "best" or len(rest) == len(spec.options) or set(rest) - {"seed", "epochs"}:
+        raise ValueError(f"{name} is not a student of the best recipe that differs from a "
+                         f"run on labels alone only in its teaching: options {spec.options}")
+    twin = "best" + "".join(f"-{short}{rest[k]}" for k, short in (("seed", "seed"),
+                                                                   ("epochs", "e")) if k in rest)
+    if run_spec(twin).options != rest:
+        raise ValueError(f"{twin} does not name {name}'s network on labels alone")
+    return twin
 
 
 _BACKBONE_NAME = re.compile(r"^(?P<arch>[a-z0-9_]+?)(?:-seed(?P<seed>\d+))?(?P<plus>-ferplus)?$")
