@@ -202,3 +202,24 @@ def test_the_students_summary_leads_with_the_student_chosen_on_public_test() -> 
     assert behind.endswith("`a` stays ahead of `s2`.")
     with pytest.raises(ValueError, match="no student"):
         chosen_student({})
+
+
+def test_a_pool_is_judged_by_its_vote_of_all_under_the_better_rule() -> None:
+    """``vote_accuracy`` decides whether a member joins chapter 7's pool: a network right
+    where the pool is wrong raises it, a copy of a member does not; the rule is the better
+    of soft and majority."""
+    from fer_course.analysis.best_report import vote_accuracy
+
+    labels = np.array([0, 1, 2])
+    a = np.array([[.7, .3, 0], [.7, .3, 0], [0, 0, 1]])  # wrong on the second face
+    b = np.array([[.6, .4, 0], [0, 1, 0], [0, 0, 1]])  # right there, surely
+    assert vote_accuracy({"a": a}, labels) == 2 / 3
+    assert vote_accuracy({"a": a, "copy": a.copy()}, labels) == 2 / 3
+    assert vote_accuracy({"a": a, "b": b}, labels) == 1.0
+    # two members slightly right outvote one surely wrong by majority, not by the mean
+    weak, sure = np.array([[.6, .4]]), np.array([[0., 1.]])
+    three = {"x": weak, "y": weak, "z": sure}
+    assert vote_accuracy(three, np.array([0]), rules=("soft",)) == 0.0
+    assert vote_accuracy(three, np.array([0])) == 1.0
+    with pytest.raises(ValueError, match="no network"):
+        vote_accuracy({}, labels)
