@@ -38,7 +38,7 @@ from fer_course.paper import PAPER_BEST_ENSEMBLE, PAPER_MULTITASK, PAPER_TABLE5
 from fer_course.runs import REGISTRY, RunCard, RunStore
 from fer_course.runs.folder import RunFolder
 from fer_course.runs.recipes import data_fingerprint
-from fer_course.runs.registry import DEFAULT_NETWORK
+from fer_course.runs.registry import DEFAULT_NETWORK, VOTE_VARIANTS
 from fer_course.runs.teachers import TEACHERS, targets_path, targets_seconds
 
 INTRO = Path(__file__).resolve().parents[1] / "book" / "intro.md"
@@ -52,8 +52,6 @@ KIND_NAMES = {"BackboneRecipe": "backbones", "reconstruct": "autoencoder alone",
 BEST_SEEDS = ("best", *(f"best-seed{k}" for k in range(1, 5)))  # chapter 7's ensemble pool
 # chapter 7's second pool adds these full-length runs of the recipe without affine moves
 BEST_VARIANTS = ("best-no-affine", *(f"best-seed{k}-no-affine" for k in range(1, 3)))
-# and these, made different on purpose otherwise, where they raise its PublicTest vote
-OTHER_VARIANTS = ("best-56px",)
 # chapter 7's distilled networks: the registry's runs taught by a teacher
 STUDENTS = tuple(name for name, spec in REGISTRY.items() if "teacher" in spec.options)
 ARCH_NAMES = {"resnet18": "ResNet18", "resnet34": "ResNet34", "resnet50": "ResNet50",
@@ -220,7 +218,7 @@ def best_rows(store: RunStore, data: Any) -> list[Row]:
     rows.append(vote_row({n: predictions[n] for n in found}, runs,
                          f"vote of the recipe's {len(found)} stored seeds"))
     joined = []  # as chapter 7 decides: a member joins if the vote of all gains
-    for name in OTHER_VARIANTS if variants else ():
+    for name in VOTE_VARIANTS if variants else ():
         if (other := store.find(name)) is not None:
             p = _labels(other, data)
             before = {n: q["val_probs"] for n, q in predictions.items()}

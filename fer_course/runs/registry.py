@@ -166,6 +166,11 @@ PublicTest (chapter 7): the recipe's network taught consistently by a vote of th
 ahead of ``best`` there (``best`` still loads by its name)."""
 
 
+VOTE_VARIANTS = ("best-56px",)
+"""Networks made different on purpose beyond the recipe's seeds and ablations: chapter 7
+(``variants``) and the intro let each join the vote where PublicTest gains."""
+
+
 def distilled_runs(fixed_epochs: bool = True) -> list[str]:
     """The registry's students (runs taught by a teacher), in registry order; without
     ``fixed_epochs``, only those that train for their profile's epochs (a smoke test's few).
