@@ -69,7 +69,7 @@ def probabilities(model: torch.nn.Module, images: torch.Tensor, view_set: str) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)
-    parser.add_argument("--networks", default="best,best-distilled")
+    parser.add_argument("--networks", default="best,best-distilled-vote3-views8-e44")
     args = parser.parse_args()
     torch.set_num_threads(2)
     data = load_fer2013(args.data)

@@ -32,14 +32,14 @@ __all__ = ["CLASSES", "load_pretrained", "predict"]
 
 
 def load_pretrained(name: str | None = None, device: Any = None,
-                    profile: str | None = None) -> Any:
+                    profile: str | None = None, views: str | None = None) -> Any:
     """The shipped network ``name`` (default: the course's default network;
-    ``fer_course.pretrained.load_pretrained``):
+    ``fer_course.pretrained.load_pretrained``; ``views="scale3"`` averages three scales):
     ``predict_proba(faces)`` takes gray faces ``[n, 48, 48]`` (uint8 or floats in [0, 1])
     and returns ``[n, 7]`` probabilities in ``CLASSES`` order."""
     from fer_course.pretrained import load_pretrained as load
 
-    return load(name, device=device, profile=profile)
+    return load(name, device=device, profile=profile, views=views)
 
 
 def predict(photo: Any, model: Any = None, **options: Any) -> Any:

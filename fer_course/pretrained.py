@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import torch
 
+from fer_course.analysis.view_report import with_views
 from fer_course.data.types import CLASSES
 from fer_course.engine.inference import LoadedModel, load_run_model
 from fer_course.runs import REGISTRY, RunStore
@@ -35,10 +36,12 @@ def shipped_runs() -> dict[str, str]:
 
 
 def load_pretrained(name: str | None = None, device: str | torch.device | None = None,
-                    profile: str | None = None) -> LoadedModel:
+                    profile: str | None = None, views: str | None = None) -> LoadedModel:
     """The trained network of the committed run ``name`` (default: the course's default
     network, ``DEFAULT_NETWORK``) of ``profile`` (default: the profile whose results hold
-    its weights), in eval mode on ``device``.
+    its weights), in eval mode on ``device``. ``views`` (a name of
+    ``models.view_averaging.VIEW_SETS``, such as ``"scale3"``) scores each face over more
+    test-time views than its mirror image, for the recipe's networks.
 
     >>> load_pretrained("resnet19")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
@@ -54,4 +57,5 @@ def load_pretrained(name: str | None = None, device: str | torch.device | None =
             f"no shipped weights for {name!r}; shipped: {', '.join(sorted(shipped)) or 'none'}"
             f" (the registry ships {', '.join(wanted)}; a missing one is trained with "
             f"tools/train_results.py)")
-    return load_run_model(RunStore(profile).stored(name), device=device)
+    loaded = load_run_model(RunStore(profile).stored(name), device=device)
+    return loaded if views is None else with_views(loaded, views)

@@ -295,7 +295,10 @@ KEY_NUMBER_CHECKS = {
     and n["mixed_low"] <= n["mixed_test"]
     and n["ensemble_test"] is not None and 0 <= n["prior_power"] <= 1
     and set(n["student_test"]) == {"best-distilled", "best-distilled-vote3",
-                                   "best-distilled-vote3-views8"},
+                                   "best-distilled-vote3-views8"}
+    # test-time views: a set of the library's, scored for the network and the chosen student
+    and n["views_chosen"] in {"mirror", "shift1px", "shift2px", "scale3", "rotate3"}
+    and len(n["views_test"]) == 2 and "best" in n["views_test"],
 }
 
 

@@ -277,3 +277,39 @@ def test_the_default_network_is_the_shipped_classifier_best_on_public_test() -> 
               if p.name in REGISTRY and REGISTRY[p.name].ships_weights
               and is_classifier(p.name) and REGISTRY[p.name].labels == "fer2013"}
     assert max(public, key=public.get) == DEFAULT_NETWORK, public
+
+
+VIEWED = sorted(results_root().glob("*/*/predictions.*.npz"))
+
+
+def test_predictions_over_test_time_views_sit_beside_the_run_s_own() -> None:
+    """``predictions.<views>.npz`` (tools/view_predictions.py): a known view set, the same
+    faces in the same order as the run's own predictions, probabilities that sum to 1."""
+    from fer_course.models.view_averaging import VIEW_SETS
+
+    for path in VIEWED:
+        views = path.name.split(".")[1]
+        assert views in VIEW_SETS, path
+        viewed, own = dict(np.load(path)), RunFolder(path.parent).read_predictions()
+        assert sorted(viewed) == sorted(own), path
+        for split in ("val", "test"):
+            assert np.array_equal(viewed[f"{split}_rows"], own[f"{split}_rows"]), path
+            assert np.allclose(viewed[f"{split}_probs"].sum(1), 1, atol=1e-4), path
+
+
+@pytest.mark.realdata
+def test_the_view_table_agrees_with_the_stored_view_predictions(real_data_path: Path) -> None:
+    """Each stored set's PublicTest accuracy in ``view_sets.csv`` is that of its file."""
+    import pandas as pd
+
+    if not VIEWED:
+        pytest.skip("no predictions over test-time views committed")
+    data = load_fer2013(real_data_path)
+    for path in VIEWED:
+        table = pd.read_csv(results_root() / profile_of(path.parent) / "view_sets.csv")
+        views = path.name.split(".")[1]
+        row = table[(table["run"] == path.parent.name) & (table["views"] == views)]
+        assert len(row) == 1, path
+        p = RunFolder(path.parent).read_predictions(data, views=views)
+        accuracy = float((p["val_probs"].argmax(1) == p["val_labels"]).mean())
+        assert accuracy == pytest.approx(float(row["public_accuracy"].iloc[0]), abs=1e-6), path

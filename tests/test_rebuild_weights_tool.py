@@ -3,27 +3,18 @@ are kept only where the retrain gives the committed predictions back to the bit.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from tool_scripts import load_tool  # tests/tool_scripts.py (pytest puts tests/ on the path)
 
 from fer_course.data import make_synthetic_fer
 from fer_course.data.formats.writers import write_npz
 from fer_course.runs import RunFolder
 
-ROOT = Path(__file__).resolve().parents[1]
-
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
-
-
-def load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture

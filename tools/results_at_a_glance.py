@@ -26,14 +26,16 @@ import re
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from fer_course.analysis import best_report, ensemble_report
+from fer_course.analysis import best_report, ensemble_report, view_report
 from fer_course.analysis.ensemble import EnsembleMembers
+from fer_course.models.view_averaging import VIEW_SETS
 from fer_course.paper import PAPER_BEST_ENSEMBLE, PAPER_MULTITASK, PAPER_TABLE5
 from fer_course.runs import REGISTRY, RunCard, RunStore
 from fer_course.runs.folder import RunFolder
@@ -207,6 +209,8 @@ def best_rows(store: RunStore, data: Any) -> list[Row]:
         student = store.find(name)
         if student is not None:
             rows.append(student_row(store, student, data))
+            if name == DEFAULT_NETWORK and (viewed := viewed_row(store, student, data)):
+                rows.append(viewed)
     found = {name: r for name in BEST_SEEDS if (r := store.find(name)) is not None}
     if len(found) < 2:
         rows.append(course_row("course, `best`", f"vote of the recipe's seeds ({len(found)} "
@@ -258,6 +262,29 @@ def student_row(store: RunStore, student: RunFolder, data: Any) -> Row:
         f"teacher's {teacher:.0f} min{extra}{shipped}",
         p["test_probs"].argmax(1) == p["test_labels"],
         training_minutes(student) + teacher, device_of(student), 7)
+
+
+def viewed_row(store: RunStore, student: RunFolder, data: Any) -> Row | None:
+    """The default network over the test-time views chapter 7 chooses on PublicTest
+    (``view_report.chosen_views`` of ``best`` and that network in the stored table), where
+    the set is more than the mirror and its predictions are stored."""
+    table = store.results_dir / view_report.TABLE
+    if not table.is_file():
+        return None
+    scored = pd.read_csv(table)
+    scored = scored[scored["run"].isin(["best", student.path.name])]
+    if scored.empty:
+        return None
+    views = view_report.chosen_views(scored)
+    if views == "mirror" or not student.file(RunFolder.predictions_name(views)).is_file():
+        return None
+    p, own = student.read_predictions(data, views=views), student_row(store, student, data)
+    passes = 2 * len(VIEW_SETS[views])
+    row = course_row("course, `best`", f"the default network (`{student.path.name}`) over the "
+                     f"`{views}` test-time views chosen on PublicTest ({passes} forward passes "
+                     "per face instead of 2; no training)",
+                     p["test_probs"].argmax(1) == p["test_labels"], None, "", 7)
+    return replace(row, cost=own.cost)
 
 
 def vote_row(predictions: dict[str, dict[str, Any]], runs: dict[str, Any], what: str) -> Row:

@@ -108,6 +108,18 @@ def _affine(source: torch.Tensor, drawn: torch.Tensor, image_size: int) -> torch
                          align_corners=False)
 
 
+def affine_views(faces: torch.Tensor, drawn: torch.Tensor) -> torch.Tensor:
+    """Float faces ``[B, 1, S, S]`` resampled by the affine choices of ``drawn`` (the first
+    five columns of ``draw_augment``'s table: angle, zoom, mirror, shift), same size.
+
+    >>> x = torch.rand(2, 1, 8, 8)
+    >>> still = torch.tensor([[0.0, 1.0, 1.0, 0.0, 0.0] + [0.0] * 5] * 2)
+    >>> torch.allclose(affine_views(x, still), x, atol=1e-6)
+    True
+    """
+    return _affine(faces, drawn.to(faces.device, faces.dtype), faces.shape[-1])
+
+
 def _erase(x: torch.Tensor, drawn: torch.Tensor, generator: torch.Generator | None,
            ) -> torch.Tensor:
     size, device = x.shape[-1], x.device

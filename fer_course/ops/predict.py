@@ -46,17 +46,17 @@ def is_classifier(name: str) -> bool:
 
 
 @functools.lru_cache(maxsize=4)
-def _shipped_model(name: str, device: str | None) -> Any:
+def _shipped_model(name: str, device: str | None, views: str | None = None) -> Any:
     """A shipped classifier, loaded once per name and device (the sha256 check paid once)."""
     if name in shipped_runs() and not is_classifier(name):
         usable = ", ".join(n for n in sorted(shipped_runs()) if is_classifier(n))
         raise ValueError(f"{name!r} reconstructs faces and classifies none; "
                          f"the shipped classifiers are {usable}")
-    return load_pretrained(name, device=device)
+    return load_pretrained(name, device=device, views=views)
 
 
 def predict(photo: ImageInput, model: Any = None, *, margin: float = 0.2,
-            device: str | None = None) -> pd.DataFrame:
+            device: str | None = None, views: str | None = None) -> pd.DataFrame:
     """One row per face of ``photo``: ``face``, its box ``x, y, w, h``, its ``label`` and
     the probabilities of the 7 classes (``CLASSES``), in reading order of the detector.
 
@@ -64,10 +64,15 @@ def predict(photo: ImageInput, model: Any = None, *, margin: float = 0.2,
     ``None``: the course's default, ``runs.registry.DEFAULT_NETWORK``),
     or anything ``fer_course.faces.detect.predict_faces`` takes (a loaded model, a run
     folder, a module). ``margin`` widens each box before the crop (0.2: a fifth of its
-    side). A photo with no face gives an empty table with the same columns.
+    side). ``views`` (a shipped network only; ``models.view_averaging.VIEW_SETS``) scores
+    each face over more test-time views. A photo with no face gives an empty table with the
+    same columns.
     """
     model = DEFAULT_NETWORK if model is None else model
-    loaded = _shipped_model(model, device) if isinstance(model, str) else model
+    if views is not None and not isinstance(model, str):
+        raise ValueError("views= applies to a shipped network named by a string; wrap a "
+                         "loaded one with fer_course.analysis.view_report.with_views")
+    loaded = _shipped_model(model, device, views) if isinstance(model, str) else model
     table = predict_faces(photo, loaded, margin=margin, device=device)
     probabilities = table[list(CLASSES)]
     labels = probabilities.idxmax(axis=1) if len(table) else table["x"].astype("object")

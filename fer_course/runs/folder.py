@@ -153,16 +153,26 @@ class RunFolder:
             np.savez_compressed(f, **arrays)
         return self.file(self.PREDICTIONS)
 
-    def read_predictions(self, data: Any = None) -> dict[str, Any]:
-        """The saved probabilities and csv rows. Labels: those saved (a local run), else,
-        with ``data`` (the loaded ``FERData``), looked up by csv row (a committed summary
-        keeps none); without either, no labels."""
+    @classmethod
+    def predictions_name(cls, views: str | None = None) -> str:
+        """The file of the run's predictions: as it scored, or over the test-time view set
+        ``views`` (``models.view_averaging``).
+
+        >>> RunFolder.predictions_name(), RunFolder.predictions_name("scale3")
+        ('predictions.npz', 'predictions.scale3.npz')
+        """
+        return cls.PREDICTIONS if views is None else f"predictions.{views}.npz"
+
+    def read_predictions(self, data: Any = None, views: str | None = None) -> dict[str, Any]:
+        """The saved probabilities and csv rows (over the view set ``views`` where given).
+        Labels: those saved (a local run), else, with ``data`` (the loaded ``FERData``),
+        looked up by csv row (a committed summary keeps none); without either, no labels."""
         import numpy as np
 
-        target = self.file(self.PREDICTIONS)
+        target = self.file(self.predictions_name(views))
         if not target.is_file():
-            raise FileNotFoundError(f"{self.path} has no {self.PREDICTIONS}: not a finished "
-                                    "run, or a summary committed without its predictions")
+            raise FileNotFoundError(f"{self.path} has no {target.name}: not a finished "
+                                    "run, or a summary committed without those predictions")
         with np.load(target) as z:
             out = {k: z[k] for k in z.files}
         if data is not None:

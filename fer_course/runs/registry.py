@@ -133,13 +133,13 @@ def _entries() -> list[RunSpec]:
             *[RunSpec(f"best-seed{seed}", "best", {"seed": seed}, chapters=(3, 7))
               for seed in range(1, 5)],
             # distilled from the stored targets of the teacher ``best`` (runs.teachers)
+            # (these first two students' weights were dropped to keep results/ under 60 MB:
+            # neither votes nor teaches; tools/rebuild_weights.py gives them back)
             RunSpec("best-distilled", "best",
-                    {"teacher": "best", "distill": 0.5, "temperature": 2.0}, chapters=(7,),
-                    ships_weights=True),
+                    {"teacher": "best", "distill": 0.5, "temperature": 2.0}, chapters=(7,)),
             # the same student taught by a vote of three (teachers.TEACHERS["vote3"])
             RunSpec("best-distilled-vote3", "best",
-                    {"teacher": "vote3", "distill": 0.5, "temperature": 2.0}, chapters=(7,),
-                    ships_weights=True),
+                    {"teacher": "vote3", "distill": 0.5, "temperature": 2.0}, chapters=(7,)),
             # and taught consistently: the vote's answers on 8 stored views of each face
             RunSpec("best-distilled-vote3-views8", "best",
                     {"teacher": "vote3", "distill": 0.5, "temperature": 2.0,
@@ -151,6 +151,12 @@ def _entries() -> list[RunSpec]:
                                "teacher_views": 8, "epochs": 44}, chapters=(7,),
                       ships_weights=mix == 0.5)
               for mix in (0.5, 0.8)],
+            # the student PublicTest chose, at temperature 1 instead of 2, all else equal:
+            # PublicTest prefers it (0.690 against 0.687), but its own training took 62.3
+            # minutes, over the hour, so it does not ship as the default
+            RunSpec("best-distilled-vote3-views8-e44-t1", "best",
+                    {"teacher": "vote3", "distill": 0.5, "temperature": 1.0,
+                     "teacher_views": 8, "epochs": 44}, chapters=(7,)),
             # a vote member made different on purpose: the faces upscaled to 56 px
             RunSpec("best-56px", "best", {"image_size": 56}, chapters=(7,))]
     return [*backbone, *seeds, *ferplus, *autoencoders, *chapter4, *multitask, *best]
@@ -178,7 +184,7 @@ def distilled_runs(fixed_epochs: bool = True) -> list[str]:
     >>> distilled_runs()[:2]
     ['best-distilled', 'best-distilled-vote3']
     >>> distilled_runs()[-1], distilled_runs(fixed_epochs=False)[-1]
-    ('best-distilled-vote3-views8-e44-a0.8', 'best-distilled-vote3-views8')
+    ('best-distilled-vote3-views8-e44-t1', 'best-distilled-vote3-views8')
     """
     return [name for name, spec in REGISTRY.items() if "teacher" in spec.options
             and (fixed_epochs or "epochs" not in spec.options)]
