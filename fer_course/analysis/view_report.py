@@ -30,10 +30,9 @@ import torch
 
 from fer_course.analysis.best_report import accuracy_interval, scores, signed_points
 from fer_course.analysis.significance import paired_bootstrap
-from fer_course.augment.small_faces import affine_views
 from fer_course.devices import cpu_model
 from fer_course.engine.inference import LoadedModel, load_run_model
-from fer_course.models.view_averaging import VIEW_SETS, View, ViewAveraged, view_table
+from fer_course.models.view_averaging import VIEW_SETS, View, ViewAveraged
 from fer_course.runs.folder import RunFolder
 
 __all__ = ["COLUMNS", "TABLE", "chosen_views", "gain_sentence", "predictions_over", "public_scores",
@@ -88,8 +87,7 @@ def view_logits(loaded: LoadedModel, faces: torch.Tensor, views: Sequence[View],
     for start in range(0, len(faces), batch_size):
         x = loaded.kind.prepare(faces[start:start + batch_size], loaded.image_size)
         for view, chunks in out.items():
-            seen = x if view.is_identity else affine_views(x, view_table(view, len(x)))
-            chunks.append(loaded.model(seen).float())
+            chunks.append(loaded.model(view.applied_to(x)).float())
     return {view: torch.cat(chunks) for view, chunks in out.items()}
 
 
@@ -105,8 +103,7 @@ def public_scores(name: str, loaded: LoadedModel, data: Any, sets: Sequence[str]
     """Rows (``COLUMNS``) of ``loaded``'s PublicTest accuracy under each of ``sets``, and
     its logits on each view (to reuse for the chosen set's predictions)."""
     wanted = list(dict.fromkeys(view for views in sets for view in VIEW_SETS[views]))
-    with torch.no_grad():
-        public = view_logits(loaded, data.val.images, wanted)
+    public = view_logits(loaded, data.val.images, wanted)
     labels = np.asarray(data.val.labels)
     rows = [{"run": name, "views": views, "forward_passes": 2 * len(VIEW_SETS[views]),
              "public_accuracy": float(
@@ -121,10 +118,9 @@ def predictions_over(loaded: LoadedModel, data: Any, views: str,
     """PublicTest and PrivateTest probabilities of ``loaded`` under ``views`` with their
     csv rows, in the layout of a run's ``predictions.npz`` (``public``: its logits on
     PublicTest's views, where already computed)."""
-    with torch.no_grad():
-        if public is None or any(view not in public for view in VIEW_SETS[views]):
-            public = view_logits(loaded, data.val.images, VIEW_SETS[views])
-        test = view_logits(loaded, data.test.images, VIEW_SETS[views])
+    if public is None or any(view not in public for view in VIEW_SETS[views]):
+        public = view_logits(loaded, data.val.images, VIEW_SETS[views])
+    test = view_logits(loaded, data.test.images, VIEW_SETS[views])
     return {"val_probs": set_probabilities(public, views).numpy(),
             "val_rows": np.asarray(data.val.rows, np.int64),
             "test_probs": set_probabilities(test, views).numpy(),

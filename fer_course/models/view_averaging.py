@@ -43,6 +43,15 @@ class View:
     def is_identity(self) -> bool:
         return self == View()
 
+    def applied_to(self, faces: torch.Tensor) -> torch.Tensor:
+        """Float faces ``[B, 1, S, S]`` seen this way (unchanged for the identity).
+
+        >>> x = torch.rand(1, 1, 8, 8)
+        >>> View().applied_to(x) is x, View(zoom=2.0).applied_to(x).shape
+        (True, torch.Size([1, 1, 8, 8]))
+        """
+        return faces if self.is_identity else affine_views(faces, view_table(self, len(faces)))
+
 
 VIEW_SETS: dict[str, tuple[View, ...]] = {
     "mirror": (View(),),
@@ -79,7 +88,6 @@ class ViewAveraged(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         total = None
         for view in self.views:
-            seen = x if view.is_identity else affine_views(x, view_table(view, len(x)))
-            scores = self.model(seen)
+            scores = self.model(view.applied_to(x))
             total = scores if total is None else total + scores
         return total / len(self.views)
