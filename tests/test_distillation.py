@@ -54,7 +54,9 @@ def test_a_recipe_refuses_a_weight_without_a_teacher() -> None:
 
 def test_the_registry_student_learns_from_the_best_teacher() -> None:
     spec = run_spec("best-distilled")
-    assert spec.kind == "best" and spec.options["teacher"] == "best" and spec.ships_weights
+    assert spec.kind == "best" and spec.options["teacher"] == "best"
+    # its weights no longer ship (results/ stays under 60 MB); the default student's do
+    assert not spec.ships_weights and run_spec("best-distilled-vote3-views8-e44").ships_weights
 
 
 def test_teacher_vote_is_the_log_of_the_mean_probability() -> None:
