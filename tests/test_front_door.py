@@ -95,6 +95,28 @@ def test_cli_predict_prints_a_table_and_json(photo: Path, capsys) -> None:
     assert face["label"] == max(face["probabilities"], key=face["probabilities"].get)
 
 
+def test_cli_predict_with_views_matches_the_library(photo: Path, capsys) -> None:
+    assert cli.main(["predict", str(photo), "--json", "--views", "scale3"]) == 0
+    (record,) = json.loads(capsys.readouterr().out)
+    library = fer_course.predict(photo, views="scale3").iloc[0]
+    plain = fer_course.predict(photo).iloc[0]
+    shown = record["faces"][0]["probabilities"]
+    assert all(abs(shown[c] - library[c]) < 1e-4 for c in fer_course.CLASSES)
+    assert any(abs(shown[c] - plain[c]) > 1e-4 for c in fer_course.CLASSES)
+
+
+def test_cli_predict_refuses_an_unknown_view_set_before_any_photo(photo: Path,
+                                                                   capsys) -> None:
+    from fer_course.models.view_averaging import VIEW_SETS
+
+    assert cli.main(["predict", str(photo), "--views", "scale5"]) == 2
+    captured = capsys.readouterr()
+    assert "'scale5' is not a view set" in captured.err and captured.out == ""
+    help_text = " ".join(cli.build_parser()._subparsers._group_actions[0]
+                         .choices["predict"].format_help().split())
+    assert all(name in help_text for name in VIEW_SETS)  # the help names every set
+
+
 def test_cli_predict_reports_a_bad_file_and_goes_on(photo: Path, tmp_path: Path,
                                                     capsys) -> None:
     bad = tmp_path / "notes.jpg"

@@ -1,13 +1,14 @@
 """The command line: ``python -m fer_course`` (installed also as ``fer-course``).
 
-    python -m fer_course predict photo.jpg [more.jpg ...] [--json]
+    python -m fer_course predict photo.jpg [more.jpg ...] [--json] [--views scale3]
     python -m fer_course data data/fer2013.csv [--json]
     python -m fer_course models
     python -m fer_course export-web _build/html/_static/demo
     python -m fer_course batch book/02_backbones.ipynb --profile smoke --out batch/smoke
 
 ``predict`` prints one table per photo (a face per row: box, label, the 7 probabilities);
-a photo that cannot be read is reported and the others go on (exit status 1 if any failed).
+a photo that cannot be read is reported and the others go on (exit status 1 if any failed);
+``--views`` scores each face over a set of test-time views (chapter 7 chose ``scale3``).
 ``data`` prints a data file's splits and classes. ``batch`` runs a chapter over many models
 (``fer_course.ops.batch``; needs the ``batch`` extra). ``models`` lists the shipped networks.
 ``export-web`` writes the files of the book's live page (``fer_course.ops.web_demo``): the
@@ -77,10 +78,18 @@ def _photo_text(photo: str, table: Any) -> str:
 def predict_command(args: argparse.Namespace) -> int:
     from fer_course.ops.predict import predict
 
+    if args.views is not None:
+        from fer_course.models.view_averaging import VIEW_SETS
+
+        if args.views not in VIEW_SETS:
+            print(f"--views {args.views!r} is not a view set: choose one of "
+                  f"{', '.join(VIEW_SETS)}", file=sys.stderr)
+            return 2
     failed, records = 0, []
     for photo in args.photos:
         try:
-            table = predict(photo, args.model, margin=args.margin, device=args.device)
+            table = predict(photo, args.model, margin=args.margin, device=args.device,
+                            views=args.views)
         except (OSError, ValueError, TypeError) as error:
             failed += 1
             text = str(error)
@@ -165,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--margin", type=float, default=0.2,
                          help="share of a box's side added around it before the crop (0.2)")
     predict.add_argument("--device", default=None, help="cpu, cuda, ...; default: a GPU if any")
+    predict.add_argument("--views", default=None,
+                         help="average each face over a set of test-time views (mirror, "
+                              "shift1px, shift2px, scale3, rotate3; chapter 7 chose scale3, "
+                              "6 passes a face); default: the face and its mirror image")
     predict.add_argument("--json", action="store_true", help="print json instead of tables")
     predict.set_defaults(handler=predict_command)
 
