@@ -7,15 +7,14 @@ are only read here, never executed.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 import yaml
+from tool_scripts import load_tool  # tests/tool_scripts.py (pytest puts tests/ on the path)
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
@@ -31,13 +30,7 @@ CLONE_URL = re.compile(r"git clone -q --depth 1 (https?://\S+?)(?:\.git)? ")
 
 def _load_tool():
     """``tools/sync_links.py`` (not a package), imported by path."""
-    name = "fer_course_tools_sync_links"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / "sync_links.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look their module up there
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return load_tool("sync_links")
 
 
 def expected_colab_link(notebook: Path) -> str:

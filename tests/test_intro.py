@@ -6,30 +6,20 @@ it only the checks that need no data run.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from tool_scripts import load_tool  # tests/tool_scripts.py (pytest puts tests/ on the path)
 
 ROOT = Path(__file__).resolve().parents[1]
 INTRO = ROOT / "book" / "intro.md"
 
 
-def _tool():
-    spec = importlib.util.spec_from_file_location("results_at_a_glance",
-                                                  ROOT / "tools" / "results_at_a_glance.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-tool = _tool()
+tool = load_tool("results_at_a_glance")
 
 
 @pytest.fixture(scope="module")

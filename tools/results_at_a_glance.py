@@ -35,7 +35,6 @@ import pandas as pd
 
 from fer_course.analysis import best_report, ensemble_report, view_report
 from fer_course.analysis.ensemble import EnsembleMembers
-from fer_course.models.view_averaging import VIEW_SETS
 from fer_course.paper import PAPER_BEST_ENSEMBLE, PAPER_MULTITASK, PAPER_TABLE5
 from fer_course.runs import REGISTRY, RunCard, RunStore
 from fer_course.runs.folder import RunFolder
@@ -279,7 +278,7 @@ def viewed_row(store: RunStore, student: RunFolder, data: Any) -> Row | None:
     if views == "mirror" or not student.file(RunFolder.predictions_name(views)).is_file():
         return None
     p, own = student.read_predictions(data, views=views), student_row(store, student, data)
-    passes = 2 * len(VIEW_SETS[views])
+    passes = int(scored.loc[scored["views"] == views, "forward_passes"].iloc[0])
     row = course_row("course, `best`", f"the default network (`{student.path.name}`) over the "
                      f"`{views}` test-time views chosen on PublicTest ({passes} forward passes "
                      "per face instead of 2; no training)",

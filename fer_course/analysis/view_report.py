@@ -32,7 +32,7 @@ from fer_course.analysis.best_report import accuracy_interval, scores, signed_po
 from fer_course.analysis.significance import paired_bootstrap
 from fer_course.devices import cpu_model
 from fer_course.engine.inference import LoadedModel, load_run_model
-from fer_course.models.view_averaging import VIEW_SETS, View, ViewAveraged
+from fer_course.models.view_averaging import VIEW_SETS, View, ViewAveraged, forward_passes
 from fer_course.runs.folder import RunFolder
 
 __all__ = ["COLUMNS", "TABLE", "chosen_views", "gain_sentence", "predictions_over", "public_scores",
@@ -105,7 +105,7 @@ def public_scores(name: str, loaded: LoadedModel, data: Any, sets: Sequence[str]
     wanted = list(dict.fromkeys(view for views in sets for view in VIEW_SETS[views]))
     public = view_logits(loaded, data.val.images, wanted)
     labels = np.asarray(data.val.labels)
-    rows = [{"run": name, "views": views, "forward_passes": 2 * len(VIEW_SETS[views]),
+    rows = [{"run": name, "views": views, "forward_passes": forward_passes(loaded.model, views),
              "public_accuracy": float(
                  (set_probabilities(public, views).numpy().argmax(1) == labels).mean()),
              "cpu": cpu_model()} for views in sets]

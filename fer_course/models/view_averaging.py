@@ -21,8 +21,9 @@ import torch
 from torch import nn
 
 from fer_course.augment.small_faces import DRAWN, affine_views
+from fer_course.models.small_cnn import FlipAveraged
 
-__all__ = ["VIEW_SETS", "View", "ViewAveraged", "view_table"]
+__all__ = ["VIEW_SETS", "View", "ViewAveraged", "forward_passes", "view_table"]
 
 
 @dataclass(frozen=True)
@@ -91,3 +92,15 @@ class ViewAveraged(nn.Module):
             scores = self.model(view.applied_to(x))
             total = scores if total is None else total + scores
         return total / len(self.views)
+
+
+def forward_passes(model: nn.Module, views: str) -> int:
+    """The forward passes per face of ``model`` over the view set ``views``: one per view,
+    two where the network already averages each view with its mirror (``FlipAveraged``).
+
+    >>> from fer_course.models.small_cnn import SmallFaceNet
+    >>> net = SmallFaceNet(widths=(4, 4, 4, 4))
+    >>> forward_passes(FlipAveraged(net), "scale3"), forward_passes(net, "scale3")
+    (6, 3)
+    """
+    return (2 if isinstance(model, FlipAveraged) else 1) * len(VIEW_SETS[views])
