@@ -281,13 +281,15 @@ def chosen_student(reports: Mapping[str, StudentReport]) -> str:
 
 
 def students_summary(reports: Mapping[str, StudentReport], paper_single: float,
-                     default: str | None = None, against: tuple[str, Any] | None = None) -> str:
+                     default: str | None = None, against: tuple[str, Any] | None = None,
+                     minutes: Mapping[str, float] | None = None, budget: float = 60.0) -> str:
     """One line on several students (``student_report``'s reports by name): the one
     PublicTest chooses, with its test accuracy, its paired difference against the same
     network on labels alone (and against ``against``: a run's name and the chosen
     student's paired difference with it), where it stands against the paper's single
     network, whether PublicTest puts it ahead of its network on labels alone and whether it
-    is the course's ``default`` network; then the others' test accuracy.
+    is the course's ``default`` network (or, by the students' training ``minutes``, why
+    not: over the ``budget``); then the others' test accuracy.
 
     >>> acc = lambda a, pub: {"test accuracy": a, "PublicTest accuracy": pub}
     >>> class V: difference, low, high = .003, -.007, .013
@@ -295,6 +297,9 @@ def students_summary(reports: Mapping[str, StudentReport], paper_single: float,
     ...                        None, V(), "level with")
     >>> students_summary({"s": report}, 0.708)[-40:]
     'On PublicTest `best` stays ahead of `s`.'
+    >>> line = students_summary({"s": report}, 0.708, "d", minutes={"s": 62.3, "d": 50.9})
+    >>> "does not ship: its own training took 62.3 minutes, over the 60-minute budget" in line
+    True
     """
     chosen = chosen_student(reports)
     report = reports[chosen]
@@ -313,6 +318,11 @@ def students_summary(reports: Mapping[str, StudentReport], paper_single: float,
              if public > own else f"On PublicTest `{alone}` stays ahead of `{chosen}`.")
     if default == chosen:
         line += " It ships as the course's default network."
+    elif (minutes is not None and default in minutes
+          and minutes.get(chosen, 0.0) > budget >= minutes[default]):
+        line += (f" It does not ship: its own training took {minutes[chosen]:.1f} minutes, "
+                 f"over the {budget:g}-minute budget; `{default}` ({minutes[default]:.1f}) stays "
+                 "the default.")
     others = [f"`{name}` {r.table.loc[name, 'test accuracy']:.3f}"
               for name, r in reports.items() if name != chosen]
     if others:

@@ -152,8 +152,8 @@ def _entries() -> list[RunSpec]:
                       ships_weights=mix == 0.5)
               for mix in (0.5, 0.8)],
             # the student PublicTest chose, at temperature 1 instead of 2, all else equal:
-            # PublicTest prefers it (0.690 against 0.687), but its own training took 62.3
-            # minutes, over the hour, so it does not ship as the default
+            # PublicTest prefers it, but its own training took over the hour, so it does
+            # not ship as the default (chapter 7's summary gives both numbers)
             RunSpec("best-distilled-vote3-views8-e44-t1", "best",
                     {"teacher": "vote3", "distill": 0.5, "temperature": 1.0,
                      "teacher_views": 8, "epochs": 44}, chapters=(7,)),
