@@ -22,6 +22,7 @@ from fer_course.atomic import atomic_write_text
 from fer_course.devices import describe_device, machine_tag, pick_device
 from fer_course.engine.autoencoder_task import AutoencoderTask
 from fer_course.engine.backbone_task import BackboneTask
+from fer_course.engine.step import optimizer_step
 from fer_course.precision import resolve_precision
 from fer_course.profiles import get_profile
 from fer_course.runs.cards import library_versions
@@ -46,10 +47,10 @@ def step_rate(task, batch_size: int, warmup: int, batches: int) -> float:
     y = torch.randint(0, 7, (batch_size,), device=task.device)
     task.train_mode()
     for _ in range(warmup):
-        task.step(x, y)
+        optimizer_step(task, x, y)
     start = time.perf_counter()
     for _ in range(batches):
-        task.step(x, y)
+        optimizer_step(task, x, y)
     return batches * batch_size / (time.perf_counter() - start)
 
 

@@ -25,6 +25,7 @@ import torch
 from fer_course.atomic import atomic_write_text
 from fer_course.devices import describe_device, machine_tag, pick_device
 from fer_course.engine.backbone_task import BackboneTask
+from fer_course.engine.step import optimizer_step
 from fer_course.models import PAPER_BACKBONES
 from fer_course.profiles import get_profile
 from fer_course.runs.cards import library_versions
@@ -66,13 +67,13 @@ def measure(arch: str, image_size: int, batch_size: int, device: torch.device, w
         start = position[0] % (n_images - batch_size)
         position[0] += batch_size
         idx = order[start:start + batch_size]
-        task.step(task.train_batch(images[idx], generator), labels[idx])
+        optimizer_step(task, task.train_batch(images[idx], generator), labels[idx])
 
     ready_x, ready_y = task.train_batch(images[order[:batch_size]], generator), labels[
         order[:batch_size]]
     task.train_mode()
     pipeline = images_per_second(pipeline_step, batch_size, device, warmup, batches)
-    ceiling = images_per_second(lambda: task.step(ready_x, ready_y), batch_size, device,
+    ceiling = images_per_second(lambda: optimizer_step(task, ready_x, ready_y), batch_size, device,
                                 warmup, batches)
     return pipeline, ceiling
 

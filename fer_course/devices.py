@@ -73,14 +73,18 @@ GPU_PROFILES = ("paper", "colab")
 """Profiles whose runs fine-tune ImageNet backbones at large inputs: a GPU's work."""
 
 
-def runtime_note(profile_name: str, device: torch.device | str) -> str:
+def runtime_note(profile_name: str, device: torch.device | str,
+                 cpu_bf16: bool | None = None) -> str:
     """What running profile ``profile_name`` on ``device`` means, in the same words in every
-    chapter; empty on a GPU.
+    chapter; empty on a GPU. The stored runs' times hold for a CPU with bf16 instructions;
+    on one without (``cpu_bf16`` False; default: this CPU's), training computes in fp32.
 
     >>> runtime_note("cpu", "cuda:0")
     ''
     >>> runtime_note("cpu", "cpu").split(":")[0]
     'no GPU here'
+    >>> runtime_note("cpu", "cpu", cpu_bf16=False)[-57:]
+    'this CPU has none, so expect about 3 times as long (fp32)'
     """
     if torch.device(device).type == "cuda":
         return ""
@@ -89,5 +93,11 @@ def runtime_note(profile_name: str, device: torch.device | str) -> str:
                 "has to train (ImageNet backbones at large inputs) takes many hours on a CPU; "
                 "in Colab choose Runtime > Change runtime type > T4 GPU and run the "
                 "notebook again")
-    return (f"no GPU here: the '{profile_name}' profile needs none; its stored runs load in "
+    from fer_course.precision import FP32_SLOWDOWN, cpu_has_bf16
+
+    note = (f"no GPU here: the '{profile_name}' profile needs none; its stored runs load in "
             "seconds, and a run it has to train takes minutes to about an hour on 2 CPU cores")
+    if not (cpu_has_bf16() if cpu_bf16 is None else cpu_bf16):
+        note += (f" with bf16 instructions; this CPU has none, so expect about "
+                 f"{FP32_SLOWDOWN:g} times as long (fp32)")
+    return note

@@ -38,6 +38,12 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 """``/proc/cpuinfo`` flags of a CPU that executes bf16 matrix products natively."""
 
+FP32_SLOWDOWN = 3.0
+"""How much longer the best recipe trains in fp32 than in bf16 on 2 CPU cores, rounded:
+``benchmarks/results/best-cpu-2core-x86_64.md`` measured 386 training images/s in bf16 on
+the AMD EPYC of the stored runs, against 149 in fp32 there and 115 in fp32 on an AMD EPYC
+without bf16 instructions (2.6 and 3.4 times as long)."""
+
 
 def choose_precision(device_type: str, capability: tuple[int, int] | None = None,
                      cpu_flags: Iterable[str] = ()) -> str:

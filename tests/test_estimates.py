@@ -97,3 +97,23 @@ def test_colab_runs_are_stored_under_their_own_name_and_none_are_committed() -> 
     store = RunStore("colab")
     assert store.runs_dir.name == "colab" and store.results_dir.name == "colab"
     assert not (results_root() / "colab").exists()
+
+
+def test_the_estimate_warns_where_this_cpu_lacks_the_stored_runs_bf16(tmp_path: Path,
+                                                                       monkeypatch) -> None:
+    from fer_course.engine import named_runs
+
+    card = {"chapter": "best", "profile": {"precision_used": "bf16"},
+            "device": "cpu (2 cores, Test CPU)", "versions": {}, "started": "",
+            "wall_time_s": 3000.0}
+    (tmp_path / "best" / "best").mkdir(parents=True)
+    (tmp_path / "best" / "best" / "run_card.json").write_text(json.dumps(card))
+    monkeypatch.setenv("FER_COURSE_RESULTS", str(tmp_path))
+    monkeypatch.setattr(named_runs.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(named_runs, "cpu_has_bf16", lambda: False)
+    assert training_estimate("best", get_profile("best")) == (
+        "about 50 minutes on cpu (2 cores, Test CPU); those runs computed in bf16, which "
+        f"this CPU lacks: in fp32 expect about {named_runs.FP32_SLOWDOWN:g} times as long")
+    monkeypatch.setattr(named_runs, "cpu_has_bf16", lambda: True)
+    assert training_estimate("best", get_profile("best")) == (
+        "about 50 minutes on cpu (2 cores, Test CPU)")

@@ -95,6 +95,9 @@ def test_installed_wheel_classifies_a_photo_outside_the_checkout(
     assert found["faces"] == 1 and found["sum"] == pytest.approx(1.0)
     table = run([str(venv_python), "-m", "fer_course", "predict", "hopper.jpg"], tmp_path, env)
     assert table.startswith("hopper.jpg: 1 face") and found["label"] in table
+    viewed = run([str(venv_python), "-m", "fer_course", "predict", "hopper.jpg", "--views",
+                  "scale3"], tmp_path, env)
+    assert viewed.startswith("hopper.jpg: 1 face") and viewed != table
     help_text = run([str(venv_python), "-m", "fer_course", "batch", "--help"], tmp_path, env)
     assert "--cluster" in help_text
     script = venv_python.parent / "fer-course"  # the console script

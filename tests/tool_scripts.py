@@ -1,5 +1,5 @@
-"""The scripts of ``tools/`` loaded as modules by path, for the tests (``tools/`` is no
-package)."""
+"""The scripts of ``tools/`` and ``benchmarks/`` loaded as modules by path, for the tests
+(neither folder is a package)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from types import ModuleType
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def load_tool(name: str) -> ModuleType:
-    """``tools/<name>.py`` as a module, registered under ``name`` (its dataclasses look
+def load_tool(name: str, folder: str = "tools") -> ModuleType:
+    """``<folder>/<name>.py`` as a module, registered under ``name`` (its dataclasses look
     their module up in ``sys.modules``)."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, ROOT / folder / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)

@@ -278,7 +278,7 @@ def viewed_row(store: RunStore, student: RunFolder, data: Any) -> Row | None:
     if views == "mirror" or not student.file(RunFolder.predictions_name(views)).is_file():
         return None
     p, own = student.read_predictions(data, views=views), student_row(store, student, data)
-    passes = int(scored.loc[scored["views"] == views, "forward_passes"].iloc[0])
+    passes = view_report.passes_of(scored, views)
     row = course_row("course, `best`", f"the default network (`{student.path.name}`) over the "
                      f"`{views}` test-time views chosen on PublicTest ({passes} forward passes "
                      "per face instead of 2; no training)",

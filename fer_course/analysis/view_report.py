@@ -35,9 +35,9 @@ from fer_course.engine.inference import LoadedModel, load_run_model
 from fer_course.models.view_averaging import VIEW_SETS, View, ViewAveraged, forward_passes
 from fer_course.runs.folder import RunFolder
 
-__all__ = ["COLUMNS", "TABLE", "chosen_views", "gain_sentence", "predictions_over", "public_scores",
-           "scores_of", "set_probabilities", "stored_predictions", "view_logits", "views_table",
-           "with_views"]
+__all__ = ["COLUMNS", "TABLE", "chosen_views", "gain_sentence", "passes_of", "predictions_over",
+           "public_scores", "scores_of", "set_probabilities", "stored_predictions", "view_logits",
+           "views_table", "with_views"]
 
 COLUMNS = ["run", "views", "forward_passes", "public_accuracy", "cpu"]
 """The columns of the stored table, one row per network and view set."""
@@ -160,6 +160,16 @@ def chosen_views(table: pd.DataFrame) -> str:
     means = table.groupby("views").agg(accuracy=("public_accuracy", "mean"),
                                        passes=("forward_passes", "first"))
     return str(means.sort_values(["accuracy", "passes"], ascending=[False, True]).index[0])
+
+
+def passes_of(table: pd.DataFrame, views: str) -> int:
+    """The forward passes per face of the view set ``views`` in ``table`` (``COLUMNS``).
+
+    >>> passes_of(pd.DataFrame({"views": ["mirror", "scale3"], "forward_passes": [2, 6]}),
+    ...           "scale3")
+    6
+    """
+    return int(table.loc[table["views"] == views, "forward_passes"].iloc[0])
 
 
 def views_table(table: pd.DataFrame) -> pd.DataFrame:

@@ -20,6 +20,7 @@ import torch
 from fer_course.data.types import FERData
 from fer_course.engine.estimates import ESTIMATED_PROFILES, estimate_text
 from fer_course.engine.loop import BatchCallback, MissingRunError, RunMismatchError, RunResult
+from fer_course.precision import FP32_SLOWDOWN, cpu_has_bf16
 from fer_course.profiles import Profile, get_profile
 from fer_course.runs.cards import RunCard
 from fer_course.runs.kinds import MODEL_KINDS
@@ -49,7 +50,7 @@ def training_estimate(name: str, profile: Profile) -> str:
         if stored.file(stored.CARD).is_file():
             card = RunCard.load(stored.file(stored.CARD))
             seconds = max(float(card.wall_time_s or 0), stored.training_seconds())
-            took = f"about {_minutes(seconds)} on {card.device}"
+            took = f"about {_minutes(seconds)} on {card.device}{_precision_note(card)}"
             if profile_name == profile.name:
                 return took
             return (f"the stored cpu run took {took}; under {profile.name!r} ({profile.epochs} "
@@ -98,7 +99,29 @@ def _best_variant_estimate(spec: RunSpec, profile: Profile) -> str:
     if low * epochs >= 90:  # "27 to 61 minutes", not "27 minutes to 61 minutes"
         span = f"{low * epochs / 60:.0f} to {high * epochs / 60:.0f} minutes"
     return (f"about {span} on {device}: {low:.0f} to {high:.0f} s per epoch in the "
-            f"{len(medians)} stored runs of the recipe")
+            f"{len(medians)} stored runs of the recipe"
+            f"{_precision_note(RunCard.load(reference.file(reference.CARD)))}")
+
+
+def _precision_note(card: RunCard, cpu_bf16: bool | None = None,
+                    gpu: bool | None = None) -> str:
+    """Where a stored CPU run computed in bf16 and this machine would train on a CPU
+    without bf16 instructions (so in fp32): a warning that it will take longer, by the
+    measure of ``benchmarks/bench_best.py``; else nothing.
+
+    >>> card = RunCard("x", {"precision_used": "bf16"}, "cpu (2 cores, AMD EPYC)", {}, "")
+    >>> _precision_note(card, cpu_bf16=False, gpu=False)[:40]
+    '; those runs computed in bf16, which thi'
+    >>> _precision_note(card, cpu_bf16=True, gpu=False)
+    ''
+    """
+    cpu_bf16 = cpu_has_bf16() if cpu_bf16 is None else cpu_bf16
+    gpu = torch.cuda.is_available() if gpu is None else gpu
+    if (card.profile.get("precision_used") != "bf16" or not card.device.startswith("cpu")
+            or cpu_bf16 or gpu):
+        return ""
+    return ("; those runs computed in bf16, which this CPU lacks: in fp32 expect about "
+            f"{FP32_SLOWDOWN:g} times as long")
 
 
 def check_against_registry(spec: RunSpec, profile: Profile, run: Any) -> None:
