@@ -112,7 +112,7 @@ def test_the_estimate_warns_where_this_cpu_lacks_the_stored_runs_bf16(tmp_path: 
     monkeypatch.setattr(named_runs.torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(named_runs, "cpu_has_bf16", lambda: False)
     assert training_estimate("best", get_profile("best")) == (
-        "about 50 minutes on cpu (2 cores, Test CPU); those runs computed in bf16, which "
+        "about 50 minutes on cpu (2 cores, Test CPU); it computed in bf16, which "
         f"this CPU lacks: in fp32 expect about {named_runs.FP32_SLOWDOWN:g} times as long")
     monkeypatch.setattr(named_runs, "cpu_has_bf16", lambda: True)
     assert training_estimate("best", get_profile("best")) == (

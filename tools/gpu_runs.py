@@ -46,13 +46,13 @@ class OutOfTime(Exception):
     """The budget is spent; the run in progress stops after its current batch."""
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="FER-2013 in any form load_fer2013 reads")
     parser.add_argument("--out", required=True)
     parser.add_argument("--budget-s", type=float, default=690)
     parser.add_argument("--smoke", action="store_true", help="synthetic data, smoke sizes, CPU")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     t0 = time.time()
     out = Path(args.out)
     runs_dir = out / "runs"

@@ -50,7 +50,7 @@ def training_estimate(name: str, profile: Profile) -> str:
         if stored.file(stored.CARD).is_file():
             card = RunCard.load(stored.file(stored.CARD))
             seconds = max(float(card.wall_time_s or 0), stored.training_seconds())
-            took = f"about {_minutes(seconds)} on {card.device}{_precision_note(card)}"
+            took = f"about {_minutes(seconds)} on {card.device}{_precision_note(card, 'it')}"
             if profile_name == profile.name:
                 return took
             return (f"the stored cpu run took {took}; under {profile.name!r} ({profile.epochs} "
@@ -100,19 +100,19 @@ def _best_variant_estimate(spec: RunSpec, profile: Profile) -> str:
         span = f"{low * epochs / 60:.0f} to {high * epochs / 60:.0f} minutes"
     return (f"about {span} on {device}: {low:.0f} to {high:.0f} s per epoch in the "
             f"{len(medians)} stored runs of the recipe"
-            f"{_precision_note(RunCard.load(reference.file(reference.CARD)))}")
+            f"{_precision_note(RunCard.load(reference.file(reference.CARD)), 'those runs')}")
 
 
-def _precision_note(card: RunCard, cpu_bf16: bool | None = None,
+def _precision_note(card: RunCard, subject: str, cpu_bf16: bool | None = None,
                     gpu: bool | None = None) -> str:
     """Where a stored CPU run computed in bf16 and this machine would train on a CPU
     without bf16 instructions (so in fp32): a warning that it will take longer, by the
     measure of ``benchmarks/bench_best.py``; else nothing.
 
     >>> card = RunCard("x", {"precision_used": "bf16"}, "cpu (2 cores, AMD EPYC)", {}, "")
-    >>> _precision_note(card, cpu_bf16=False, gpu=False)[:40]
-    '; those runs computed in bf16, which thi'
-    >>> _precision_note(card, cpu_bf16=True, gpu=False)
+    >>> _precision_note(card, "it", cpu_bf16=False, gpu=False)[:40]
+    '; it computed in bf16, which this CPU la'
+    >>> _precision_note(card, "it", cpu_bf16=True, gpu=False)
     ''
     """
     cpu_bf16 = cpu_has_bf16() if cpu_bf16 is None else cpu_bf16
@@ -120,7 +120,7 @@ def _precision_note(card: RunCard, cpu_bf16: bool | None = None,
     if (card.profile.get("precision_used") != "bf16" or not card.device.startswith("cpu")
             or cpu_bf16 or gpu):
         return ""
-    return ("; those runs computed in bf16, which this CPU lacks: in fp32 expect about "
+    return (f"; {subject} computed in bf16, which this CPU lacks: in fp32 expect about "
             f"{FP32_SLOWDOWN:g} times as long")
 
 
