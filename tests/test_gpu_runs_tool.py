@@ -20,3 +20,11 @@ def test_a_smoke_dry_run_measures_trains_and_packs_within_its_budget(tmp_path: P
         names = tar.getnames()
     assert "throughput.json" in names and "log.txt" in names
     assert any(n.startswith("histories/") for n in names)
+
+
+def test_named_runs_train_instead_and_keep_the_recipes_weights(tmp_path: Path) -> None:
+    load_tool("gpu_runs").main(["--smoke", "--out", str(tmp_path), "--budget-s", "45",
+                                "--runs", "best-seed5"])
+    log = (tmp_path / "log.txt").read_text()
+    assert "best-seed5: test " in log and "multitask" not in log
+    assert (tmp_path / "results" / "smoke" / "best-seed5" / "weights.pt").is_file()
