@@ -7,8 +7,8 @@
    30 epochs, batch 64, SGD 1e-2) from random weights (no ImageNet download there).
 
 With ``--runs`` the named registry runs are trained instead of 2 and 3, each under its own
-profile (the best recipe's under ``best``: a vote member made different on purpose trains
-in minutes on a GPU, against an hour or more on 2 CPU cores).
+profile (the best recipe's under ``best``, e.g. vote members made different on purpose,
+which take an hour or more each on 2 CPU cores).
 
 Every run is resumable and stops cleanly when the budget runs out (an unfinished run
 keeps its history). The run summaries (``fer_course.runs.store.export_run``), the
@@ -99,7 +99,8 @@ def main(argv: list[str] | None = None) -> None:
                                                      "image_size": size, "rows": rows}))
 
     def attempt(name: str) -> None:  # a registry run, under its own profile
-        run_profile = run_spec(name).profile_under(profile)
+        spec = run_spec(name)
+        run_profile = spec.profile_under(profile)
         store = RunStore(run_profile.name, runs_dir=runs_dir / run_profile.name,
                          results_dir=out / "results" / run_profile.name)
         try:
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
         except OutOfTime:
             say(f"{name}: stopped by the budget (history kept in its run folder)")
             return
-        store.export(name, ship_weights=run_spec(name).keeps_weights)
+        store.export(name, ship_weights=spec.keeps_weights)
         say(f"{name}: test {result.metrics['test']['accuracy']:.4f}")
 
     if args.runs:
