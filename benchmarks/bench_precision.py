@@ -2,9 +2,10 @@
 
 For the five models of the CPU-path measurement (ResNet18, ResNet50, DenseNet121, VGG11
 at 48 px, and the paper's autoencoder, latent 686): images per second of the real
-training step (``BackboneTask.step`` / ``AutoencoderTask.step``) on a ready batch of
+training step (``engine.step.optimizer_step`` of a backbone or autoencoder task) on a ready batch of
 random images, fp32 against ``auto`` (bf16 autocast with channels-last on CPUs with
-AVX512-BF16 or AMX; fp32 elsewhere). Writes ``results/precision-<machine>.md``.
+AVX512-BF16 or AMX; fp32 elsewhere). Writes its section (one per CPU model) of
+``results/precision-<machine>.md``.
 
     python benchmarks/bench_precision.py --batch-size 128 --batches 8
 """
@@ -12,14 +13,14 @@ AVX512-BF16 or AMX; fp32 elsewhere). Writes ``results/precision-<machine>.md``.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from datetime import date
 from pathlib import Path
 
 import torch
 
-from fer_course.atomic import atomic_write_text
-from fer_course.devices import describe_device, machine_tag, pick_device
+from fer_course.devices import cpu_model, describe_device, machine_tag, pick_device
 from fer_course.engine.autoencoder_task import AutoencoderTask
 from fer_course.engine.backbone_task import BackboneTask
 from fer_course.engine.step import optimizer_step
@@ -27,6 +28,9 @@ from fer_course.precision import resolve_precision
 from fer_course.profiles import get_profile
 from fer_course.runs.cards import library_versions
 from fer_course.runs.recipes import AutoencoderRecipe, backbone_recipe
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # loaded by path in the tests, too
+from by_machine import write_section  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 MODELS = ("resnet18", "resnet50", "densenet121", "vgg11", "autoencoder")
@@ -70,15 +74,16 @@ def main() -> None:
         rows.append(f"| {model} | {rates['fp32']:,.0f} | {rates['auto']:,.0f} | "
                     f"{rates['auto'] / rates['fp32']:.2f}x |")
         print(rows[-1], flush=True)
-    text = "\n".join([
-        f"# Training step, fp32 against auto ({chosen}): {describe_device(device)}", "",
+    body = "\n".join([
+        f"- device: {describe_device(device)}; auto picks {chosen}",
         f"- date: {date.today()}; 48 px, batch {args.batch_size}, {args.warmup} warm-up then "
         f"{args.batches} timed steps on a ready batch; {torch.get_num_threads()} threads",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in library_versions().items()), "",
         f"| model | fp32 images/s | auto ({chosen}) images/s | speed-up |", "|---|---|---|---|",
         *rows, "",
     ])
-    out = atomic_write_text(RESULTS / f"precision-{machine_tag()}.md", text)
+    out = write_section(RESULTS / f"precision-{machine_tag()}.md",
+                        "# Training step, fp32 against auto, by CPU", cpu_model(), body)
     print(f"written to {out}")
 
 

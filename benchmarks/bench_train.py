@@ -10,26 +10,30 @@ Run by hand, e.g. on a CPU at a small size, or at 224 px on a GPU:
     python benchmarks/bench_train.py --image-size 48 --batch-size 128 --models resnet18
     python benchmarks/bench_train.py --image-size 224 --batch-size 64      # all 17, GPU
 
-Synthetic data suffices for throughput. Results: ``benchmarks/results/train-<machine>.md``.
+Synthetic data suffices for throughput. Results: this machine's section (one per CPU or GPU
+model) of ``benchmarks/results/train-<machine>-<size>px.md``.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from datetime import date
 from pathlib import Path
 
 import torch
 
-from fer_course.atomic import atomic_write_text
-from fer_course.devices import describe_device, machine_tag, pick_device
+from fer_course.devices import cpu_model, describe_device, machine_tag, pick_device
 from fer_course.engine.backbone_task import BackboneTask
 from fer_course.engine.step import optimizer_step
 from fer_course.models import PAPER_BACKBONES
 from fer_course.profiles import get_profile
 from fer_course.runs.cards import library_versions
 from fer_course.runs.recipes import backbone_recipe
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # loaded by path in the tests, too
+from by_machine import write_section  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -94,8 +98,8 @@ def main() -> None:
                                     args.warmup, args.batches)
         rows.append(f"| {arch} | {pipeline:,.0f} | {ceiling:,.0f} | {pipeline / ceiling:.1%} |")
         print(rows[-1], flush=True)
-    text = "\n".join([
-        f"# Training throughput: {describe_device(device)}", "",
+    body = "\n".join([
+        f"- device: {describe_device(device)}",
         f"- date: {date.today()}; image {args.image_size} px, batch {args.batch_size}, "
         f"{args.warmup} warm-up then {args.batches} timed batches, synthetic data",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in library_versions().items()),
@@ -105,7 +109,9 @@ def main() -> None:
         "|---|---|---|---|", *rows, "",
     ])
     tag = machine_tag(with_gpu=device.type == "cuda")
-    out = atomic_write_text(RESULTS / f"train-{tag}-{args.image_size}px.md", text)
+    machine = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
+    out = write_section(RESULTS / f"train-{tag}-{args.image_size}px.md",
+                        f"# Training throughput at {args.image_size} px, by machine", machine, body)
     print(f"written to {out}")
 
 

@@ -56,3 +56,18 @@ def test_bench_tta_views_and_probabilities() -> None:
     net = SmallFaceNet(widths=(4, 4, 4, 4)).eval()
     p = bench.probabilities(net, torch.randint(0, 256, (3, 48, 48), dtype=torch.uint8), "shift1")
     assert p.shape == (3, 7) and np.allclose(p.sum(1), 1, atol=1e-5)
+
+
+def test_precision_results_keep_one_section_per_cpu(tmp_path, monkeypatch) -> None:
+    bench = load_tool("bench_precision", "benchmarks")
+    monkeypatch.setattr(bench, "RESULTS", tmp_path)
+    args = ["bench_precision.py", "--models", "autoencoder", "--batch-size", "2",
+            "--warmup", "1", "--batches", "1"]
+    monkeypatch.setattr("sys.argv", args)
+    for cpu in ("CPU one", "CPU two", "CPU one"):
+        monkeypatch.setattr(bench, "cpu_model", lambda cpu=cpu: cpu)
+        bench.main()
+    (written,) = tmp_path.glob("precision-*.md")
+    found = load_tool("by_machine", "benchmarks").sections(written.read_text())
+    assert list(found) == ["CPU one", "CPU two"]
+    assert all("| autoencoder |" in body for body in found.values())
