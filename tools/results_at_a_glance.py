@@ -39,7 +39,12 @@ from fer_course.paper import PAPER_BEST_ENSEMBLE, PAPER_MULTITASK, PAPER_TABLE5
 from fer_course.runs import REGISTRY, RunCard, RunStore
 from fer_course.runs.folder import RunFolder
 from fer_course.runs.recipes import data_fingerprint
-from fer_course.runs.registry import DEFAULT_NETWORK, VOTE_VARIANTS
+from fer_course.runs.registry import (
+    DEFAULT_NETWORK,
+    RECIPE_SEEDS,
+    VOTE_VARIANTS,
+    variant_pool,
+)
 from fer_course.runs.teachers import TEACHERS, targets_path, targets_seconds
 
 INTRO = Path(__file__).resolve().parents[1] / "book" / "intro.md"
@@ -50,9 +55,6 @@ CHAPTERS = {2: ("02_backbones.ipynb", "Chapter 2"), 3: ("03_ensembles.ipynb", "C
 KIND_NAMES = {"BackboneRecipe": "backbones", "reconstruct": "autoencoder alone",
               "classify_frozen": "frozen-code classifier", "multitask": "multitask network",
               "BestRecipe": "the course's recipe"}
-BEST_SEEDS = ("best", *(f"best-seed{k}" for k in range(1, 5)))  # chapter 7's ensemble pool
-# chapter 7's second pool adds these full-length runs of the recipe without affine moves
-BEST_VARIANTS = ("best-no-affine", *(f"best-seed{k}-no-affine" for k in range(1, 3)))
 # chapter 7's distilled networks: the registry's runs taught by a teacher
 STUDENTS = tuple(name for name, spec in REGISTRY.items() if "teacher" in spec.options)
 ARCH_NAMES = {"resnet18": "ResNet18", "resnet34": "ResNet34", "resnet50": "ResNet50",
@@ -210,12 +212,12 @@ def best_rows(store: RunStore, data: Any) -> list[Row]:
             rows.append(student_row(store, student, data))
             if name == DEFAULT_NETWORK and (viewed := viewed_row(store, student, data)):
                 rows.append(viewed)
-    found = {name: r for name in BEST_SEEDS if (r := store.find(name)) is not None}
+    found = {name: r for name in RECIPE_SEEDS if (r := store.find(name)) is not None}
     if len(found) < 2:
         rows.append(course_row("course, `best`", f"vote of the recipe's seeds ({len(found)} "
-                               f"of {len(BEST_SEEDS)} stored)", None, None, "", 7))
+                               f"of {len(RECIPE_SEEDS)} stored)", None, None, "", 7))
         return rows
-    variants = {name: r for name in BEST_VARIANTS if (r := store.find(name)) is not None}
+    variants = {name: r for name in variant_pool() if (r := store.find(name)) is not None}
     runs = {**found, **variants}
     predictions = {n: _labels(r, data) for n, r in runs.items()}  # read once for both votes
     rows.append(vote_row({n: predictions[n] for n in found}, runs,

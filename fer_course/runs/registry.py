@@ -18,6 +18,7 @@ for ``vgg11`` or ``multitask-lam0.5`` without an entry of its own.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,6 +171,39 @@ DEFAULT_NETWORK = "best-distilled-vote3-views8-e44"
 chapter 6 use when none is named: of the shipped classifiers, the most accurate on
 PublicTest (chapter 7): the recipe's network taught consistently by a vote of three,
 ahead of ``best`` there (``best`` still loads by its name)."""
+
+
+RECIPE_SEEDS = ("best", *(f"best-seed{k}" for k in range(1, 5)))
+"""The recipe's own seeds: chapter 7's first ensemble pool (``members``) and the intro's."""
+
+FULL_ABLATIONS = ("affine",)
+"""The ingredients chapter 7 also removes at the full budget (``full_ablation``); those
+runs and ``VARIANT_SEEDS`` more seeds of each join its second ensemble pool."""
+
+VARIANT_SEEDS = (1, 2)
+"""The seeds of each full-budget ablation run beyond seed 0 (chapter 7's ``variant_seeds``)."""
+
+
+def seeded(name: str, seed: int) -> str:
+    """The run ``name`` of the recipe with another seed.
+
+    >>> seeded("best-no-affine", 2)
+    'best-seed2-no-affine'
+    """
+    return name.replace("best", f"best-seed{seed}", 1)
+
+
+def variant_pool(ingredients: Sequence[str] = FULL_ABLATIONS,
+                 seeds: Sequence[int] = VARIANT_SEEDS) -> list[str]:
+    """Chapter 7's second pool before ``VOTE_VARIANTS``: each full-budget ablation run
+    and its ``seeds``.
+
+    >>> variant_pool()
+    ['best-no-affine', 'best-seed1-no-affine', 'best-seed2-no-affine']
+    """
+    return [name for ingredient in ingredients
+            for name in (f"best-no-{ingredient}", *(seeded(f"best-no-{ingredient}", k)
+                                                     for k in seeds))]
 
 
 VOTE_VARIANTS = ("best-56px",)
