@@ -8,7 +8,7 @@ device's type, its CUDA compute capability and its CPU flags):
   reports bf16 as "supported" on a T4, where it is only emulated (slow), so the choice
   follows the compute capability, not ``torch.cuda.is_bf16_supported()``;
 - a CPU with bf16 instructions (``avx512_bf16`` or ``amx_bf16`` in ``/proc/cpuinfo``):
-  bf16 autocast with channels-last tensors, measured about 1.9x (ResNet18) to 2.4x
+  bf16 autocast, measured about 1.9x (ResNet18) to 2.4x
   (the paper's autoencoder) faster than fp32 on 2 cores (``benchmarks/results/``);
 - any other CPU, and any other device (``mps``, ...): fp32, never slower than before.
 
@@ -121,6 +121,12 @@ def autocast(device: torch.device | str, precision: str) -> contextlib.AbstractC
     return torch.autocast(device.type, dtype=dtype)
 
 
-def uses_channels_last(device: torch.device | str, precision: str) -> bool:
-    """Channels-last memory pays off on GPUs and with bf16 on CPUs (oneDNN's fast path)."""
-    return torch.device(device).type == "cuda" or precision == "bf16"
+def uses_channels_last(device: torch.device | str) -> bool:
+    """Channels-last memory on GPUs and on CPUs, in every precision: oneDNN's CPU
+    convolutions are faster on it in fp32 too (``benchmarks/bench_channels_last.py``);
+    other devices (``mps``, ...) keep PyTorch's default layout.
+
+    >>> uses_channels_last("cpu"), uses_channels_last("mps")
+    (True, False)
+    """
+    return torch.device(device).type in ("cuda", "cpu")

@@ -71,3 +71,14 @@ def test_precision_results_keep_one_section_per_cpu(tmp_path, monkeypatch) -> No
     found = load_tool("by_machine", "benchmarks").sections(written.read_text())
     assert list(found) == ["CPU one", "CPU two"]
     assert all("| autoencoder |" in body for body in found.values())
+
+
+def test_bench_channels_last_forces_each_layout_and_restores_the_rule() -> None:
+    bench = load_tool("bench_channels_last", "benchmarks")
+    from fer_course.engine.mixed_precision import MixedPrecision
+
+    seen = {layout: bench.rate_in_layout(layout, lambda: MixedPrecision("cpu", "fp32")
+                                         .memory_format) for layout in bench.LAYOUTS}
+    assert seen == {"default": torch.contiguous_format, "channels-last": torch.channels_last}
+    assert MixedPrecision("cpu", "fp32").memory_format == torch.channels_last
+    assert bench.measure_for("autoencoder", 2, 1)() > 0

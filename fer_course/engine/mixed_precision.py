@@ -3,7 +3,7 @@ fp16 loss scaling and the memory format that goes with them (``fer_course.precis
 
 >>> amp = MixedPrecision("cpu", "fp16")
 >>> amp.precision, amp.scaler.is_enabled(), amp.memory_format
-('fp16', True, torch.contiguous_format)
+('fp16', True, torch.channels_last)
 >>> model = amp.to_device(torch.nn.Linear(2, 1))
 >>> _ = torch.nn.init.ones_(model.weight), torch.nn.init.zeros_(model.bias)
 >>> optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -45,7 +45,7 @@ class MixedPrecision:
         self.device = torch.device(device)
         self.precision = resolve_precision(requested, self.device)
         self.memory_format = (torch.channels_last
-                              if uses_channels_last(self.device, self.precision)
+                              if uses_channels_last(self.device)
                               else torch.contiguous_format)
         # float16 needs loss scaling against underflow; bfloat16 and float32 do not
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
@@ -61,8 +61,9 @@ class MixedPrecision:
         return model.to(self.device, memory_format=self.memory_format)
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
-        """A batch in the memory format (unchanged when it already is)."""
-        return x.contiguous(memory_format=self.memory_format)
+        """A batch of images in the memory format (unchanged when it already is); a tensor
+        that is not ``[B, C, H, W]`` has no such layout and is returned as it is."""
+        return x.contiguous(memory_format=self.memory_format) if x.dim() == 4 else x
 
     def backward_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer,
                       max_grad_norm: float | None = None) -> bool:
