@@ -8,9 +8,12 @@ device's type, its CUDA compute capability and its CPU flags):
   reports bf16 as "supported" on a T4, where it is only emulated (slow), so the choice
   follows the compute capability, not ``torch.cuda.is_bf16_supported()``;
 - a CPU with bf16 instructions (``avx512_bf16`` or ``amx_bf16`` in ``/proc/cpuinfo``):
-  bf16 autocast, measured about 1.9x (ResNet18) to 2.4x
-  (the paper's autoencoder) faster than fp32 on 2 cores (``benchmarks/results/``);
+  bf16 autocast, measured about 1.9x (ResNet18) to 2.4x (the paper's autoencoder)
+  faster than fp32 on 2 cores (``benchmarks/results/``);
 - any other CPU, and any other device (``mps``, ...): fp32, never slower than before.
+
+Whatever the precision, CPUs and GPUs compute in channels-last memory
+(``uses_channels_last``).
 
 ``"fp32"`` turns autocast off everywhere; ``"bf16"`` and ``"fp16"`` ask for one explicitly.
 A task applies the choice through ``fer_course.engine.mixed_precision.MixedPrecision``.
