@@ -2,10 +2,10 @@
 
 For the five models of the CPU-path measurement (ResNet18, ResNet50, DenseNet121, VGG11
 at 48 px, and the paper's autoencoder, latent 686): images per second of the real
-training step (``engine.step.optimizer_step`` of a backbone or autoencoder task) on a ready batch of
-random images, fp32 against ``auto`` (bf16 autocast with channels-last on CPUs with
-AVX512-BF16 or AMX; fp32 elsewhere). Writes its section (one per CPU model) of
-``results/precision-<machine>.md``.
+training step (``engine.step.optimizer_step`` of a backbone or autoencoder task) on a
+ready batch of random images, fp32 against ``auto`` (bf16 autocast on CPUs with
+AVX512-BF16 or AMX, fp32 elsewhere; channels-last memory in both). Writes its section (one
+per CPU model) of ``results/precision-<machine>.md``.
 
     python benchmarks/bench_precision.py --batch-size 128 --batches 8
 """
